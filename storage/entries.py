@@ -1,0 +1,171 @@
+"""Write a feed's entries and get back only what is new or changed (with the old text)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from sqlalchemy import update
+from sqlmodel import Session, col, select
+
+from .models import Entry, EntryRevision
+from .upsert import insert_ignore
+
+LOOKUP_CHUNK = 500
+
+
+class EntryDraftLike(Protocol):
+    uid: str
+    guid: str | None
+    link: str | None
+    title: str
+    summary: str
+    author: str | None
+    published_at: datetime | None
+    updated_at: datetime | None
+    content_hash: str
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """An entry's text at one revision."""
+
+    revision: int
+    title: str
+    summary: str
+    link: str | None
+
+
+@dataclass(frozen=True)
+class EntryChange:
+    """A new entry (``previous`` is None) or an edited one (``previous`` is its last text)."""
+
+    entry: Entry
+    previous: Snapshot | None
+
+    @property
+    def kind(self) -> str:
+        return "new" if self.previous is None else "changed"
+
+
+def apply_entries(
+    session: Session, feed_id: int, drafts: Sequence[EntryDraftLike], now: datetime
+) -> list[EntryChange]:
+    """Store ``drafts`` for one feed inside the caller's transaction.
+
+    Unchanged entries cost one lookup and no write. When two runs store the same entry at
+    once, only the run whose write lands reports it, so downstream work happens once.
+    """
+    unique: dict[str, EntryDraftLike] = {}
+    for draft in drafts:
+        unique.setdefault(draft.uid, draft)
+    existing = _existing(session, feed_id, list(unique))
+    changes: list[EntryChange] = []
+    for uid, draft in unique.items():
+        current = existing.get(uid)
+        if current is None:
+            change = _insert(session, feed_id, draft, now)
+        elif current.content_hash != draft.content_hash:
+            change = _update(session, current, draft, now)
+        else:
+            change = None
+        if change is not None:
+            changes.append(change)
+    return changes
+
+
+def _chunks(items: list[str], size: int) -> Iterator[list[str]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _existing(session: Session, feed_id: int, uids: list[str]) -> dict[str, Entry]:
+    found: dict[str, Entry] = {}
+    for chunk in _chunks(uids, LOOKUP_CHUNK):
+        query = select(Entry).where(Entry.feed_id == feed_id, col(Entry.uid).in_(chunk))
+        found.update({entry.uid: entry for entry in session.exec(query)})
+    return found
+
+
+def _draft_values(draft: EntryDraftLike) -> dict[str, Any]:
+    return {
+        "guid": draft.guid,
+        "link": draft.link,
+        "title": draft.title,
+        "summary": draft.summary,
+        "author": draft.author,
+        "published_at": draft.published_at,
+        "updated_at": draft.updated_at,
+        "content_hash": draft.content_hash,
+    }
+
+
+def _add_revision(
+    session: Session, entry_id: int, revision: int, draft: EntryDraftLike, now: datetime
+) -> None:
+    values = {
+        "entry_id": entry_id,
+        "revision": revision,
+        "title": draft.title,
+        "summary": draft.summary,
+        "link": draft.link,
+        "content_hash": draft.content_hash,
+        "seen_at": now,
+    }
+    insert_ignore(session, EntryRevision, values, ["entry_id", "revision"])
+
+
+def _insert(
+    session: Session, feed_id: int, draft: EntryDraftLike, now: datetime
+) -> EntryChange | None:
+    values = {
+        "feed_id": feed_id,
+        "uid": draft.uid,
+        "revision": 1,
+        "first_seen_at": now,
+        "changed_at": now,
+        **_draft_values(draft),
+    }
+    new_id = insert_ignore(session, Entry, values, ["feed_id", "uid"])
+    if new_id is None:
+        return None  # stored by a concurrent run, which reports it
+    _add_revision(session, new_id, 1, draft, now)
+    return EntryChange(entry=Entry(id=new_id, **values), previous=None)
+
+
+def _update(
+    session: Session, current: Entry, draft: EntryDraftLike, now: datetime
+) -> EntryChange | None:
+    previous = Snapshot(current.revision, current.title, current.summary, current.link)
+    revision = current.revision + 1
+    values = {**_draft_values(draft), "revision": revision, "changed_at": now}
+    statement = (
+        update(Entry)
+        .where(col(Entry.id) == current.id, col(Entry.content_hash) == current.content_hash)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    if session.execute(statement).rowcount != 1:  # type: ignore[attr-defined]
+        return None  # edited by a concurrent run, which reports it
+    assert current.id is not None
+    _add_revision(session, current.id, revision, draft, now)
+    entry = Entry(
+        id=current.id,
+        feed_id=current.feed_id,
+        uid=current.uid,
+        first_seen_at=current.first_seen_at,
+        **values,
+    )
+    session.expire(current)  # the row changed under the identity map
+    return EntryChange(entry=entry, previous=previous)
+
+
+def revisions(session: Session, entry_id: int) -> list[EntryRevision]:
+    query = (
+        select(EntryRevision)
+        .where(EntryRevision.entry_id == entry_id)
+        .order_by(col(EntryRevision.revision))
+    )
+    return list(session.exec(query))

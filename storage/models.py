@@ -1,0 +1,138 @@
+"""SQLModel tables: feeds, entries with their revisions, topic matches and the alert outbox.
+
+All times are timezone-aware UTC. Identity and idempotency live in unique constraints, so a
+second run of the same work inserts nothing.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from .types import UTCDateTime
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _when(nullable: bool = True, index: bool = False) -> Any:
+    return Field(
+        default=None,
+        sa_column=Column(UTCDateTime(), nullable=nullable, index=index),
+    )
+
+
+def _text(nullable: bool = True) -> Any:
+    return Field(default=None, sa_column=Column(Text, nullable=nullable))
+
+
+class Feed(SQLModel, table=True):
+    """A watched feed and the state of its last fetch (conditional GET validators, errors)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    url: str = Field(unique=True, max_length=2000)
+    name: str = Field(max_length=300)
+    language: str = Field(default="en", max_length=16)
+    tier: str = Field(default="media", max_length=16)
+    interval: int = Field(default=0)
+    active: bool = Field(default=True)
+    etag: str | None = Field(default=None, max_length=500)
+    last_modified: str | None = Field(default=None, max_length=100)
+    body_hash: str | None = Field(default=None, max_length=64)
+    last_fetch_at: datetime | None = _when()
+    last_ok_at: datetime | None = _when()
+    last_status: str | None = Field(default=None, max_length=32)
+    last_error: str | None = _text()
+    failures_in_row: int = Field(default=0)
+    retry_after_until: datetime | None = _when()
+
+
+class Entry(SQLModel, table=True):
+    """One item of one feed, known by ``uid`` (guid → link → hash); its text is the latest."""
+
+    __table_args__ = (UniqueConstraint("feed_id", "uid", name="uq_entry_feed_uid"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    feed_id: int = Field(foreign_key="feed.id", index=True)
+    uid: str = Field(max_length=2000)
+    guid: str | None = Field(default=None, max_length=2000)
+    link: str | None = Field(default=None, max_length=2000)
+    title: str = Field(default="", sa_column=Column(Text, nullable=False))
+    summary: str = Field(default="", sa_column=Column(Text, nullable=False))
+    author: str | None = Field(default=None, max_length=300)
+    published_at: datetime | None = _when(index=True)
+    updated_at: datetime | None = _when()
+    content_hash: str = Field(max_length=64)
+    revision: int = Field(default=1)
+    first_seen_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False)
+    )
+    changed_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False)
+    )
+
+
+class EntryRevision(SQLModel, table=True):
+    """The text of an entry as it was at one revision (1 = as first seen)."""
+
+    __table_args__ = (UniqueConstraint("entry_id", "revision", name="uq_revision_entry_rev"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    entry_id: int = Field(foreign_key="entry.id", index=True)
+    revision: int
+    title: str = Field(default="", sa_column=Column(Text, nullable=False))
+    summary: str = Field(default="", sa_column=Column(Text, nullable=False))
+    link: str | None = Field(default=None, max_length=2000)
+    content_hash: str = Field(max_length=64)
+    seen_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False)
+    )
+
+
+class Match(SQLModel, table=True):
+    """A topic matched one revision of an entry, with why (terms, field, snippet)."""
+
+    __table_args__ = (
+        UniqueConstraint("entry_id", "topic_key", "revision", name="uq_match_entry_topic_rev"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    entry_id: int = Field(foreign_key="entry.id", index=True)
+    revision: int
+    topic_key: str = Field(max_length=100, index=True)
+    severity: str = Field(max_length=16)
+    kind: str = Field(max_length=16)  # "new" or "updated"
+    terms: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    field: str = Field(max_length=16)
+    snippet: str = Field(default="", sa_column=Column(Text, nullable=False))
+    created_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False)
+    )
+
+
+class OutboxAlert(SQLModel, table=True):
+    """One alert for one channel, written with the match; ``idempotency_key`` makes it once-only."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    idempotency_key: str = Field(unique=True, max_length=64)
+    match_id: int | None = Field(default=None, foreign_key="match.id", index=True)
+    channel: str = Field(max_length=200, index=True)
+    kind: str = Field(max_length=16)
+    topic_key: str = Field(max_length=100)
+    title: str = Field(sa_column=Column(Text, nullable=False))
+    body: str = Field(sa_column=Column(Text, nullable=False))
+    status: str = Field(default="pending", max_length=16, index=True)  # pending | sent | dead
+    attempts: int = Field(default=0)
+    last_error: str | None = _text()
+    next_attempt_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False)
+    )
+    claimed_until: datetime | None = _when()
+    created_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False)
+    )
+    sent_at: datetime | None = _when()

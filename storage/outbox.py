@@ -1,0 +1,144 @@
+"""The alert outbox: rows written with their match, claimed with a lease, sent, retried."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import ColumnElement, or_, update
+from sqlmodel import Session, col, func, select
+
+from .models import OutboxAlert
+from .upsert import insert_ignore
+
+PENDING, SENT, DEAD = "pending", "sent", "dead"
+BACKOFF_BASE = timedelta(seconds=30)
+BACKOFF_CAP = timedelta(hours=1)
+
+
+def enqueue(
+    session: Session,
+    *,
+    key: str,
+    channel: str,
+    kind: str,
+    topic_key: str,
+    title: str,
+    body: str,
+    now: datetime,
+    match_id: int | None = None,
+) -> int | None:
+    """Queue one alert for one channel; None if ``key`` was queued before."""
+    values = {
+        "idempotency_key": key,
+        "match_id": match_id,
+        "channel": channel,
+        "kind": kind,
+        "topic_key": topic_key,
+        "title": title,
+        "body": body,
+        "status": PENDING,
+        "attempts": 0,
+        "next_attempt_at": now,
+        "created_at": now,
+    }
+    return insert_ignore(session, OutboxAlert, values, ["idempotency_key"])
+
+
+def _due(now: datetime) -> list[ColumnElement[bool]]:
+    return [
+        col(OutboxAlert.status) == PENDING,
+        col(OutboxAlert.next_attempt_at) <= now,
+        or_(col(OutboxAlert.claimed_until).is_(None), col(OutboxAlert.claimed_until) < now),
+    ]
+
+
+def claim_due(
+    session: Session, now: datetime, lease: timedelta, limit: int = 500
+) -> list[OutboxAlert]:
+    """Claim due rows for ``lease``; a row claimed by another run is skipped.
+
+    The claim is a conditional UPDATE per row, so it holds on SQLite and PostgreSQL alike.
+    Commit the session before sending so other runs see the claims.
+    """
+    query = (
+        select(OutboxAlert.id)
+        .where(*_due(now))
+        .order_by(col(OutboxAlert.created_at), col(OutboxAlert.id))
+        .limit(limit)
+    )
+    claimed_ids: list[int] = []
+    for row_id in session.exec(query).all():
+        statement = (
+            update(OutboxAlert)
+            .where(col(OutboxAlert.id) == row_id, *_due(now))
+            .values(claimed_until=now + lease)
+            .execution_options(synchronize_session=False)
+        )
+        if session.execute(statement).rowcount == 1:  # type: ignore[attr-defined]
+            assert row_id is not None
+            claimed_ids.append(row_id)
+    if not claimed_ids:
+        return []
+    rows = session.exec(
+        select(OutboxAlert)
+        .where(col(OutboxAlert.id).in_(claimed_ids))
+        .order_by(col(OutboxAlert.created_at), col(OutboxAlert.id))
+        .execution_options(populate_existing=True)
+    )
+    return list(rows)
+
+
+def mark_sent(session: Session, row_id: int, now: datetime) -> None:
+    row = session.get_one(OutboxAlert, row_id, populate_existing=True)
+    row.status = SENT
+    row.attempts += 1
+    row.sent_at = now
+    row.last_error = None
+    row.claimed_until = None
+    session.add(row)
+
+
+def backoff(attempts: int) -> timedelta:
+    """Delay before the next try after ``attempts`` failures: doubling, capped."""
+    delay: timedelta = BACKOFF_BASE * (2 ** max(attempts - 1, 0))
+    return min(delay, BACKOFF_CAP)
+
+
+def mark_failed(
+    session: Session, row_id: int, error: str, now: datetime, max_attempts: int
+) -> OutboxAlert:
+    row = session.get_one(OutboxAlert, row_id, populate_existing=True)
+    row.attempts += 1
+    row.last_error = error
+    row.claimed_until = None
+    if row.attempts >= max_attempts:
+        row.status = DEAD
+    else:
+        row.next_attempt_at = now + backoff(row.attempts)
+    session.add(row)
+    return row
+
+
+def list_alerts(session: Session, status: str | None = None, limit: int = 50) -> list[OutboxAlert]:
+    query = select(OutboxAlert)
+    if status is not None:
+        query = query.where(OutboxAlert.status == status)
+    query = query.order_by(col(OutboxAlert.created_at).desc(), col(OutboxAlert.id).desc())
+    return list(session.exec(query.limit(limit)))
+
+
+def requeue(session: Session, row_id: int, now: datetime) -> bool:
+    """Put a dead or pending row back to be sent now; False if there is no such row."""
+    row = session.get(OutboxAlert, row_id)
+    if row is None or row.status == SENT:
+        return False
+    row.status = PENDING
+    row.next_attempt_at = now
+    row.claimed_until = None
+    session.add(row)
+    return True
+
+
+def counts(session: Session) -> dict[str, int]:
+    query = select(OutboxAlert.status, func.count()).group_by(OutboxAlert.status)
+    return {status: int(n) for status, n in session.exec(query)}

@@ -1,0 +1,33 @@
+"""Insert-or-ignore that works the same on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Session, SQLModel
+
+
+def insert_ignore(
+    session: Session,
+    model: type[SQLModel],
+    values: Mapping[str, Any],
+    conflict_columns: Sequence[str],
+) -> int | None:
+    """Insert one row unless one with the same ``conflict_columns`` exists.
+
+    Returns the new row's id, or None when the row was already there (inserted by an earlier
+    run or by a concurrent one) — the caller then knows the work was done before.
+    """
+    table = model.__table__  # type: ignore[attr-defined]
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = (
+        insert(table)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=list(conflict_columns))
+        .returning(table.c.id)
+    )
+    new_id = session.execute(statement).scalar_one_or_none()
+    return int(new_id) if new_id is not None else None
