@@ -42,7 +42,9 @@ class Settings(BaseSettings):
         description="YAML list of alert channels (apprise URLs with tags); unset: print alerts to the terminal.",
     )
     fetch_timeout: float = Field(
-        default=20.0, gt=0, description="Seconds allowed for one feed request (connect, read, total)."
+        default=20.0,
+        gt=0,
+        description="Seconds allowed for one feed request (connect, read, total).",
     )
     fetch_max_bytes: int = Field(
         default=10_000_000, gt=0, description="Largest feed body accepted, in bytes (decompressed)."

@@ -17,15 +17,32 @@ LOOKUP_CHUNK = 500
 
 
 class EntryDraftLike(Protocol):
-    uid: str
-    guid: str | None
-    link: str | None
-    title: str
-    summary: str
-    author: str | None
-    published_at: datetime | None
-    updated_at: datetime | None
-    content_hash: str
+    @property
+    def uid(self) -> str: ...
+
+    @property
+    def guid(self) -> str | None: ...
+
+    @property
+    def link(self) -> str | None: ...
+
+    @property
+    def title(self) -> str: ...
+
+    @property
+    def summary(self) -> str: ...
+
+    @property
+    def author(self) -> str | None: ...
+
+    @property
+    def published_at(self) -> datetime | None: ...
+
+    @property
+    def updated_at(self) -> datetime | None: ...
+
+    @property
+    def content_hash(self) -> str: ...
 
 
 @dataclass(frozen=True)

@@ -12,11 +12,20 @@ from .models import Feed
 
 
 class FeedSpecLike(Protocol):
-    url: str
-    name: str
-    language: str
-    tier: str
-    interval: int
+    @property
+    def url(self) -> str: ...
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def language(self) -> str: ...
+
+    @property
+    def tier(self) -> str: ...
+
+    @property
+    def interval(self) -> int: ...
 
 
 def sync_feeds(session: Session, specs: Iterable[FeedSpecLike]) -> list[Feed]:
@@ -74,4 +83,15 @@ def record_fetch(
         feed.last_modified = last_modified
         feed.body_hash = body_hash
     session.add(feed)
+    return feed
+
+
+def ensure_feed(session: Session, spec: FeedSpecLike) -> Feed:
+    """The row for ``spec.url``, created if missing; other feeds are left as they are."""
+    feed = session.exec(select(Feed).where(Feed.url == spec.url)).first()
+    if feed is None:
+        feed = Feed(url=spec.url, name=spec.name, language=spec.language, tier=spec.tier,
+                    interval=spec.interval, active=False)  # fmt: skip
+        session.add(feed)
+        session.flush()
     return feed

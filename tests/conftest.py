@@ -7,11 +7,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from pg import pg_available, throwaway_database
 from sqlalchemy.engine import Engine
 from sqlmodel import SQLModel
 
 from parley.storage.db import init_db, make_engine
-from pg import pg_available, throwaway_database
 
 # Unit tests never start a Prefect server by accident; flow tests opt in (tests/prefect_env.py).
 os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_ENABLED", "false")
@@ -51,3 +51,12 @@ def engine(db_url: str) -> Iterator[Engine]:
     init_db(engine)
     yield engine
     engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def prefect_harness() -> Iterator[None]:
+    """A real Prefect server for flow tests, started once per test session (~10 s)."""
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=90):
+        yield

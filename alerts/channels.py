@@ -1,0 +1,351 @@
+"""Alert channels: apprise URLs loaded from YAML, secrets taken from the environment.
+
+File format (see seeds/channels.example.yaml)::
+
+    channels:
+      - name: desk-email                     # unique
+        url: mailtos://parley:${PARLEY_SMTP_PASSWORD}@smtp.example.org?to=desk@example.org
+        tags: [znpp, black-sea]              # topic keys; omitted or empty = every topic
+        min_severity: medium                 # low | medium | high | critical (default low)
+
+``${VAR}`` in a URL is replaced by the variable's value, inserted as it is (percent-encode
+characters such as ``@`` or ``/`` in the value when the URL needs it).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, unquote
+
+import yaml
+
+from .plugins import JSONL_SCHEMA, OWN_SCHEMAS, load_apprise_plugins, register_sinks
+
+SEVERITIES: tuple[str, ...] = ("low", "medium", "high", "critical")
+DEFAULT_CHANNEL = ("console", "console://")
+MASK = "***"
+
+_RANK = {name: rank for rank, name in enumerate(SEVERITIES)}
+_KEYS = frozenset({"name", "url", "tags", "min_severity"})
+_VAR_RE = re.compile(r"\$\{([^{}]*)\}")
+_VAR_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_SCHEME_RE = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*)://")
+# ``+Header=value`` query arguments (json://, form://, xml://) carry tokens apprise shows.
+_HEADER_ARG_RE = re.compile(r"([?&](?:\+|%2[Bb])[^=&#]*=)[^&#]*")
+_TOKEN_SPLIT_RE = re.compile(r"[/:@?&=#,]+")
+_MIN_HIDDEN_TOKEN = 4
+
+
+class ChannelError(ValueError):
+    """A channel file or URL that cannot be used; the message never contains a secret."""
+
+    def __init__(
+        self,
+        reason: str,
+        *,
+        path: Path | None = None,
+        line: int | None = None,
+        channel: str | None = None,
+    ) -> None:
+        self.reason = reason
+        self.path = path
+        self.line = line
+        self.channel = channel
+        where = []
+        if path is not None:
+            where.append(str(path) if line is None else f"{path}, line {line}")
+        if channel is not None:
+            where.append(f"channel {channel!r}")
+        super().__init__(": ".join([*where, reason]))
+
+
+@dataclass(frozen=True)
+class Channel:
+    """One place alerts go. ``url`` holds expanded secrets: never log or print it."""
+
+    name: str
+    url: str = field(repr=False)
+    safe_url: str
+    tags: frozenset[str] = frozenset()
+    min_severity: str = "low"
+    secrets: frozenset[str] = field(default=frozenset(), repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.min_severity not in _RANK:
+            raise ValueError(f"unknown severity {self.min_severity!r}; use one of {SEVERITIES}")
+
+    def wants(self, topic_key: str, severity: str) -> bool:
+        """True if an alert on ``topic_key`` at ``severity`` belongs on this channel."""
+        if severity not in _RANK:
+            raise ValueError(f"unknown severity {severity!r}; use one of {SEVERITIES}")
+        if self.tags and topic_key not in self.tags:
+            return False
+        return _RANK[severity] >= _RANK[self.min_severity]
+
+    def mask(self, text: str) -> str:
+        """``text`` with every secret of this channel replaced by ``***``."""
+        return mask_secrets(text, self.secrets)
+
+
+def load_channels(path: Path | None, env: Mapping[str, str]) -> list[Channel]:
+    """Load channels from a YAML file; ``None`` gives the single ``console`` channel."""
+    register_sinks()
+    if path is None:
+        name, url = DEFAULT_CHANNEL
+        return [build_channel(name, url, env)]
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise ChannelError(f"cannot read channel file: {reason}", path=path) from None
+    channels: list[Channel] = []
+    seen: dict[str, int] = {}
+    for item, line in _channel_items(text, path):
+        channel = _channel_from_item(item, line, path, env)
+        if channel.name in seen:
+            raise ChannelError(
+                f"duplicate name (first defined on line {seen[channel.name]})",
+                path=path,
+                line=line,
+                channel=channel.name,
+            )
+        seen[channel.name] = line
+        channels.append(channel)
+    return channels
+
+
+def build_channel(
+    name: str,
+    url_template: str,
+    env: Mapping[str, str],
+    *,
+    tags: frozenset[str] = frozenset(),
+    min_severity: str = "low",
+) -> Channel:
+    """Expand ``${VAR}`` in ``url_template``, check it with apprise and build the Channel."""
+    url, secret_values = expand_url(url_template, env, channel=name)
+    secrets = _secret_variants(secret_values)
+    scheme_match = _SCHEME_RE.match(url)
+    if scheme_match is None:
+        raise ChannelError(
+            f"not an apprise URL (expected scheme://…): {_fallback_safe_url(url, secrets)}",
+            channel=name,
+        )
+    scheme = scheme_match.group(1).lower()
+    manager = load_apprise_plugins()
+    if scheme not in manager:
+        raise ChannelError(f"unknown URL scheme {scheme + '://'!r}", channel=name)
+    plugin_class = manager[scheme]
+    if not getattr(plugin_class, "enabled", True):
+        needs = _requirements(plugin_class)
+        raise ChannelError(f"{scheme}:// is not available here{needs}", channel=name)
+    if scheme == JSONL_SCHEMA and not url.startswith(f"{JSONL_SCHEMA}:///"):
+        raise ChannelError("jsonl:// needs an absolute path: jsonl:///path/to/file", channel=name)
+    plugin = _instantiate_quietly(url)
+    if plugin is None:
+        raise ChannelError(
+            f"apprise cannot use this URL ({_fallback_safe_url(url, secrets)}); "
+            f"check it against the {scheme}:// format",
+            channel=name,
+        )
+    shown = url if scheme in OWN_SCHEMAS else str(plugin.url(privacy=True))
+    hidden = _hidden_tokens(url, shown)
+    safe_url = mask_secrets(_HEADER_ARG_RE.sub(r"\1" + MASK, shown), secrets)
+    return Channel(
+        name=name,
+        url=url,
+        safe_url=safe_url,
+        tags=tags,
+        min_severity=min_severity,
+        secrets=secrets | hidden,
+    )
+
+
+def expand_url(
+    template: str, env: Mapping[str, str], *, channel: str | None = None
+) -> tuple[str, frozenset[str]]:
+    """Replace each ``${VAR}`` from ``env``; return the URL and the values inserted."""
+    values: set[str] = set()
+
+    def substitute(match: re.Match[str]) -> str:
+        var = match.group(1).strip()
+        if not _VAR_NAME_RE.fullmatch(var):
+            raise ChannelError(f"bad variable reference ${{{var}}} in url", channel=channel)
+        value = env.get(var)
+        if value is None:
+            raise ChannelError(f"environment variable {var} is not set", channel=channel)
+        if not value:
+            raise ChannelError(f"environment variable {var} is empty", channel=channel)
+        values.add(value)
+        return value
+
+    expanded = _VAR_RE.sub(substitute, template)
+    if "${" in _VAR_RE.sub("", template):
+        raise ChannelError("unclosed ${ in url", channel=channel)
+    return expanded, frozenset(values)
+
+
+def mask_secrets(text: str, secrets: frozenset[str]) -> str:
+    """``text`` with each secret (longest first) replaced by ``***``."""
+    for secret in sorted(secrets, key=len, reverse=True):
+        if secret:
+            text = text.replace(secret, MASK)
+    return text
+
+
+def _secret_variants(values: frozenset[str]) -> frozenset[str]:
+    """The values plus the encoded and decoded forms apprise may print them in."""
+    variants: set[str] = set()
+    for value in values:
+        variants.update({value, quote(value, safe=""), quote(value), unquote(value)})
+    return frozenset(v for v in variants if v)
+
+
+def _hidden_tokens(url: str, shown: str) -> frozenset[str]:
+    """Parts of ``url`` that apprise's privacy rendering hides: treat them as secrets."""
+    tokens = _TOKEN_SPLIT_RE.split(url.split("://", 1)[-1])
+    visible = shown + " " + unquote(shown)
+    return frozenset(t for t in tokens if len(t) >= _MIN_HIDDEN_TOKEN and t not in visible)
+
+
+def _fallback_safe_url(url: str, secrets: frozenset[str]) -> str:
+    """A display form for a URL apprise rejected: scheme and a plain host name only."""
+    scheme, _, rest = url.partition("://")
+    authority, sep, tail = rest.partition("/")
+    host = authority.rsplit("@", 1)[-1]
+    host_name, _, port = host.partition(":")
+    looks_like_host = "." in host_name or host_name == "localhost"
+    shown = host_name if looks_like_host and host_name not in secrets else MASK
+    if looks_like_host and port.isdigit():
+        shown += f":{port}"
+    if "@" in authority:
+        shown = f"{MASK}@{shown}"
+    if sep or tail or "?" in host:
+        shown += "/…"
+    return mask_secrets(f"{scheme}://{shown}", secrets)
+
+
+def _requirements(plugin_class: Any) -> str:
+    """`` (needs …)`` from an apprise plugin's declared requirements, or ``""``."""
+    requirements = getattr(plugin_class, "requirements", None)
+    if isinstance(requirements, Mapping):
+        needed = requirements.get("packages_required")
+        if needed:
+            listed = needed if isinstance(needed, str) else ", ".join(map(str, needed))
+            return f" (needs the Python package {listed})"
+    return ""
+
+
+def _instantiate_quietly(url: str) -> Any:
+    """Build the apprise service for ``url`` with apprise's own log lines muted.
+
+    apprise logs a rejected URL verbatim (tokens included), so nothing it says while
+    checking a URL may reach the logs.
+    """
+    import apprise
+
+    with _apprise_muted():
+        return apprise.Apprise.instantiate(url)
+
+
+@contextmanager
+def _apprise_muted() -> Iterator[None]:
+    """Drop every record logged on the ``apprise`` logger while active."""
+    logger = logging.getLogger("apprise")
+    drop = _DropAll()
+    logger.addFilter(drop)
+    try:
+        yield
+    finally:
+        logger.removeFilter(drop)
+
+
+class _DropAll(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return False
+
+
+def _channel_items(text: str, path: Path) -> Iterator[tuple[Any, int]]:
+    """Yield each raw entry of the ``channels:`` list with its 1-based line number."""
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        data = loader.construct_document(node) if node is not None else None
+    except yaml.YAMLError as exc:
+        raise _yaml_error(exc, path) from None
+    finally:
+        loader.dispose()
+    if not isinstance(data, dict) or not isinstance(node, yaml.MappingNode):
+        raise ChannelError("expected a mapping with a 'channels:' list", path=path, line=1)
+    items = data.get("channels")
+    items_node = next(
+        (value for key, value in node.value if getattr(key, "value", None) == "channels"), None
+    )
+    if not isinstance(items, list) or not isinstance(items_node, yaml.SequenceNode):
+        line = items_node.start_mark.line + 1 if items_node is not None else 1
+        raise ChannelError("'channels:' must be a list of channels", path=path, line=line)
+    if not items:
+        raise ChannelError("'channels:' is empty; no alert would be sent", path=path)
+    for item, item_node in zip(items, items_node.value, strict=True):
+        yield item, item_node.start_mark.line + 1
+
+
+def _yaml_error(exc: yaml.YAMLError, path: Path) -> ChannelError:
+    """A ChannelError for broken YAML, without PyYAML's quoted source line (it may hold tokens)."""
+    mark = getattr(exc, "problem_mark", None)
+    line = mark.line + 1 if mark is not None else None
+    problem = getattr(exc, "problem", None) or type(exc).__name__
+    context = getattr(exc, "context", None)
+    reason = f"invalid YAML: {problem}" + (f" ({context})" if context else "")
+    return ChannelError(reason, path=path, line=line)
+
+
+def _channel_from_item(item: Any, line: int, path: Path, env: Mapping[str, str]) -> Channel:
+    """Validate one raw ``channels:`` entry and build its Channel."""
+    if not isinstance(item, dict):
+        raise ChannelError("each channel must be a mapping with name and url", path=path, line=line)
+    name = item.get("name")
+    if not isinstance(name, str) or not name.strip():
+        raise ChannelError("channel without a 'name'", path=path, line=line)
+    name = name.strip()
+    unknown = sorted(str(key) for key in item if key not in _KEYS)
+    if unknown:
+        raise ChannelError(
+            f"unknown key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(_KEYS))}",
+            path=path,
+            line=line,
+            channel=name,
+        )
+    url = item.get("url")
+    if not isinstance(url, str) or not url.strip():
+        raise ChannelError("'url' must be a non-empty string", path=path, line=line, channel=name)
+    severity = item.get("min_severity", "low")
+    if severity not in _RANK:
+        raise ChannelError(
+            f"min_severity must be one of {', '.join(SEVERITIES)}",
+            path=path,
+            line=line,
+            channel=name,
+        )
+    try:
+        tags = _tags(item.get("tags"))
+        return build_channel(name, url.strip(), env, tags=tags, min_severity=severity)
+    except ChannelError as exc:
+        raise ChannelError(exc.reason, path=path, line=line, channel=name) from None
+
+
+def _tags(raw: Any) -> frozenset[str]:
+    """Topic keys from ``tags:`` (a list of strings, one string, or nothing)."""
+    if raw is None:
+        return frozenset()
+    if isinstance(raw, str):
+        raw = [raw]
+    if not isinstance(raw, list) or not all(isinstance(tag, str) and tag.strip() for tag in raw):
+        raise ChannelError("'tags' must be a list of topic keys")
+    return frozenset(tag.strip() for tag in raw)

@@ -1,0 +1,194 @@
+"""Alert text: a title that says what moved, and a plain-text body safe for markdown chats.
+
+Feed text is untrusted: control and bidi characters are dropped, characters that chat
+clients treat as markup (``<``, ``>``, backtick, ``](``, mass mentions) are neutralised,
+and every field is capped in length.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import unicodedata
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from urllib.parse import quote, urlsplit
+from zoneinfo import ZoneInfo
+
+DIFF_CONTEXT_WORDS = 3
+MAX_TITLE = 200
+MAX_HEADLINE = 300
+MAX_NAME = 80
+MAX_SNIPPET = 600
+MAX_DIFF = 1500
+MAX_LINK = 2000
+MAX_TERMS = 10
+MAX_TERM = 60
+ELLIPSIS = "…"
+
+# Look-alikes that read the same but are not markup anywhere.
+_NEUTRAL = str.maketrans({"<": "‹", ">": "›", "`": "ʹ"})
+_KEEP_FORMAT_CHARS = frozenset({"\u200c", "\u200d"})  # ZWNJ/ZWJ: needed by some scripts
+_MASS_MENTION_RE = re.compile(r"@(?=(?:everyone|here|channel|room|all)\b)", re.IGNORECASE)
+_SPACES_RE = re.compile(r"[ \t\f\v\u00a0\u2028\u2029]+")
+
+
+@dataclass(frozen=True)
+class AlertView:
+    """What an alert shows about one new or edited entry."""
+
+    kind: str  # "new" | "updated"
+    topic_name: str
+    topic_key: str
+    severity: str
+    headline: str
+    outlet: str
+    published_at: datetime | None  # aware, UTC
+    link: str | None
+    terms: tuple[str, ...]
+    field: str
+    snippet: str
+    diff: str | None = None
+
+
+@dataclass(frozen=True)
+class RenderedAlert:
+    """A finished alert: one title line and a plain-text body."""
+
+    title: str
+    body: str
+
+
+def render_alert(view: AlertView, zone: ZoneInfo) -> RenderedAlert:
+    """Render ``view`` with times shown in ``zone``."""
+    topic = clean_line(view.topic_name, MAX_NAME) or clean_line(view.topic_key, MAX_NAME)
+    headline = clean_line(view.headline, MAX_HEADLINE) or "(no headline)"
+    outlet = clean_line(view.outlet, MAX_NAME)
+    updated = view.kind == "updated"
+
+    prefix = f"[{topic}] " + ("Updated: " if updated else "")
+    suffix = f" — {outlet}" if outlet else ""
+    room = max(MAX_TITLE - len(prefix) - len(suffix), 20)
+    title = prefix + _cap(headline, room) + suffix
+
+    lines = [headline]
+    lines.append(
+        " — ".join(part for part in (outlet, format_time(view.published_at, zone)) if part)
+    )
+    link = safe_link(view.link)
+    if link:
+        lines.append(link)
+    severity = clean_line(view.severity, MAX_NAME)
+    lines.append(f"Severity: {severity} · Topic: {topic}")
+    matched = _matched_line(view.terms, view.field)
+    if matched:
+        lines.append(matched)
+    snippet = clean_block(view.snippet, MAX_SNIPPET)
+    if snippet:
+        lines += ["", snippet]
+    if updated and view.diff:
+        lines += ["", "What changed:", clean_block(view.diff, MAX_DIFF)]
+    return RenderedAlert(title=title, body="\n".join(lines))
+
+
+def format_time(when: datetime | None, zone: ZoneInfo) -> str:
+    """``2025-03-25 14:02 EET``; a naive time is taken as UTC."""
+    if when is None:
+        return "time unknown"
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return when.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z")
+
+
+def word_diff(old: str, new: str, context: int = DIFF_CONTEXT_WORDS) -> str:
+    """Changed regions of ``old`` → ``new`` word by word: ``[-removed-]`` ``{+added+}``.
+
+    Each region keeps ``context`` words either side, is marked with … where text was
+    skipped, and sits on its own line. Identical word sequences give ``""``.
+    """
+    a, b = old.split(), new.split()
+    if a == b:
+        return ""
+    matcher = difflib.SequenceMatcher(a=a, b=b, autojunk=False)
+    hunks = []
+    for group in matcher.get_grouped_opcodes(context):
+        parts = []
+        for tag, i1, i2, j1, j2 in group:
+            if tag == "equal":
+                parts.append(" ".join(a[i1:i2]))
+                continue
+            if i2 > i1:
+                parts.append("[-" + " ".join(a[i1:i2]) + "-]")
+            if j2 > j1:
+                parts.append("{+" + " ".join(b[j1:j2]) + "+}")
+        head = ELLIPSIS + " " if group[0][1] > 0 else ""
+        tail = " " + ELLIPSIS if group[-1][2] < len(a) else ""
+        hunks.append(head + " ".join(parts) + tail)
+    return "\n".join(hunks)
+
+
+def clean_line(text: str, limit: int) -> str:
+    """Untrusted text as one neutralised line of at most ``limit`` characters."""
+    return _cap(_SPACES_RE.sub(" ", _neutralise(_strip_controls(text, keep_newlines=False))), limit)
+
+
+def clean_block(text: str, limit: int) -> str:
+    """Untrusted text keeping its line breaks, neutralised and capped."""
+    lines = _strip_controls(text, keep_newlines=True).split("\n")
+    kept = [_SPACES_RE.sub(" ", _neutralise(line)).strip() for line in lines]
+    return _cap("\n".join(line for line in kept if line), limit)
+
+
+def safe_link(link: str | None) -> str | None:
+    """An http(s) link with markup-active characters percent-encoded, or None."""
+    if not link:
+        return None
+    text = "".join(ch for ch in link.strip() if unicodedata.category(ch)[0] != "C")
+    parts = urlsplit(text)
+    if parts.scheme.lower() not in {"http", "https"} or not parts.netloc:
+        return None
+    encoded = quote(text, safe=":/?#[]@!$&'()*+,;=%~")
+    return encoded if len(encoded) <= MAX_LINK else None
+
+
+def _matched_line(terms: tuple[str, ...], field: str) -> str:
+    """``Matched: "ZNPP", "IAEA" in title`` (empty without terms)."""
+    shown = [clean_line(term, MAX_TERM).replace('"', "'") for term in terms[:MAX_TERMS]]
+    shown = [term for term in shown if term]
+    if not shown:
+        return ""
+    more = f" and {len(terms) - MAX_TERMS} more" if len(terms) > MAX_TERMS else ""
+    where = clean_line(field, MAX_NAME)
+    return (
+        "Matched: " + ", ".join(f'"{t}"' for t in shown) + more + (f" in {where}" if where else "")
+    )
+
+
+def _strip_controls(text: str, *, keep_newlines: bool) -> str:
+    """Drop control, format (bidi, zero-width) and surrogate characters."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    out = []
+    for ch in text:
+        if ch == "\n":
+            out.append("\n" if keep_newlines else " ")
+        elif ch == "\t":
+            out.append(" ")
+        elif unicodedata.category(ch) in {"Cc", "Cf", "Cs"} and ch not in _KEEP_FORMAT_CHARS:
+            continue
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def _neutralise(text: str) -> str:
+    """Make markup-active characters inert: HTML tags, code spans, links, mass mentions."""
+    text = text.translate(_NEUTRAL).replace("](", "] (")
+    return _MASS_MENTION_RE.sub("@\u2060", text)
+
+
+def _cap(text: str, limit: int) -> str:
+    """``text`` cut to ``limit`` characters, ending in … when cut."""
+    text = text.strip()
+    if len(text) <= limit:
+        return text
+    return text[: max(limit - 1, 0)].rstrip() + ELLIPSIS

@@ -1,0 +1,73 @@
+"""Prefect artifacts of a cycle: a table of the new matches and a markdown summary."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from zoneinfo import ZoneInfo
+
+from prefect.artifacts import acreate_markdown_artifact, acreate_table_artifact
+
+from parley.flows.pipeline.report import CycleReport, MatchRecord
+
+_MARKDOWN_ACTIVE = re.compile(r"([\\`*_{}\[\]()<>#+!|~])")
+
+
+def md_escape(text: str) -> str:
+    """Feed text shown in markdown: active characters escaped, one line."""
+    return _MARKDOWN_ACTIVE.sub(r"\\\1", " ".join(text.split()))
+
+
+def match_rows(matches: Sequence[MatchRecord], zone: ZoneInfo) -> list[dict[str, str]]:
+    rows = []
+    for m in matches:
+        when = m.published_at.astimezone(zone).strftime("%Y-%m-%d %H:%M") if m.published_at else ""
+        rows.append(
+            {
+                "published": when,
+                "topic": m.topic_key,
+                "kind": m.kind,
+                "outlet": m.feed_name,
+                "headline": " ".join(m.headline.split())[:200],
+                "terms": ", ".join(m.terms),
+                "link": m.link or "",
+            }
+        )
+    return rows
+
+
+def summary_markdown(report: CycleReport) -> str:
+    lines = ["# parley monitor cycle", "", md_escape(report.summary_line()), ""]
+    if report.matches:
+        lines += ["## Matches", ""]
+        for m in report.matches:
+            lines.append(f"- **{md_escape(m.topic_name)}** ({m.kind}): {md_escape(m.headline)} "
+                         f"— {md_escape(m.feed_name)}")  # fmt: skip
+        lines.append("")
+    if report.failures:
+        lines += ["## Feed errors", ""]
+        lines += [f"- {md_escape(o.feed_name)}: {md_escape(o.error or o.status)}"
+                  for o in report.failures]  # fmt: skip
+    return "\n".join(lines)
+
+
+async def publish_cycle(report: CycleReport, zone: ZoneInfo) -> None:
+    await acreate_table_artifact(
+        key="parley-new-matches",
+        table=match_rows(report.matches, zone),
+        description="Topic matches found by this monitor cycle",
+    )
+    await acreate_markdown_artifact(
+        key="parley-cycle-summary",
+        markdown=summary_markdown(report),
+        description=report.summary_line(),
+    )
+
+
+async def publish_matches(
+    matches: Sequence[MatchRecord], zone: ZoneInfo, key: str, summary: str
+) -> None:
+    """A table of ``matches`` and a markdown summary, under ``key``-matches / ``key``-summary."""
+    await acreate_table_artifact(key=f"{key}-matches", table=match_rows(matches, zone))
+    markdown = "\n".join(md_escape(line) for line in summary.splitlines())
+    await acreate_markdown_artifact(key=f"{key}-summary", markdown=markdown)

@@ -1,0 +1,282 @@
+"""The ``parley`` command."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from parley.flows.prefect_env import apply_quiet_defaults
+
+app = typer.Typer(
+    help="Watch news feeds for movement on negotiation topics and alert the people who follow them.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+T = TypeVar("T")
+DEMO_FEEDS = (
+    Path(__file__).resolve().parent.parent / "seeds" / "demo" / "feeds.yaml"
+)  # as SEEDS_DIR
+
+
+def _known_errors() -> tuple[type[Exception], ...]:
+    from parley.alerts.channels import ChannelError
+    from parley.flows.topics.load import TopicError
+    from parley.flows.yamlfile import ConfigError
+    from parley.storage.db import StorageError
+
+    return (ConfigError, TopicError, ChannelError, StorageError)
+
+
+@contextmanager
+def _clean_errors() -> Iterator[None]:
+    """Known configuration and storage problems end the command with one clear line."""
+    from pydantic import ValidationError
+
+    try:
+        yield
+    except _known_errors() as exc:
+        err.print(f"[bold red]error:[/] {exc}", markup=True)
+        raise typer.Exit(2) from None
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = "PARLEY_" + str(first["loc"][0]).upper() if first["loc"] else "settings"
+        err.print(f"[bold red]error:[/] setting {name}: {first['msg']}", markup=True)
+        raise typer.Exit(2) from None
+
+
+def _run(coro_fn: Callable[[], T]) -> T:
+    with _clean_errors():
+        return coro_fn()
+
+
+def _preflight(feeds_file: Path | None = None, **overrides: object) -> None:
+    """Load every config file and open the store before any flow starts, so that a mistake
+    is one clear line here rather than a failed flow run."""
+    from parley.flows.pipeline.cycle import open_runtime
+    from parley.flows.settings import load_settings
+
+    with _clean_errors():
+        open_runtime(load_settings(**overrides), feeds_file=feeds_file).engine.dispose()
+
+
+def _parse_day(value: str | None, option: str) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(
+            f"{value!r} is not a date (YYYY-MM-DD)", param_hint=option
+        ) from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+@app.command()
+def init() -> None:
+    """Create the database tables and check the feeds, topics and channels files."""
+    from parley.flows.pipeline.cycle import open_runtime
+    from parley.flows.settings import load_settings
+    from parley.storage.db import safe_url
+
+    with _clean_errors():
+        settings = load_settings()
+        runtime = open_runtime(settings)
+    out.print(f"database ready: {safe_url(settings.database_url)}")
+    out.print(f"feeds: {len(runtime.feeds)} in {settings.feeds_file}")
+    out.print(f"topics: {len(runtime.pipeline.matcher.topics)} in {settings.topics_file}")
+    names = ", ".join(c.name for c in runtime.channels)
+    out.print(f"channels: {names} ({settings.channels_file or 'default: terminal'})")
+    runtime.engine.dispose()
+
+
+@app.command()
+def run(
+    deliver: Annotated[bool, typer.Option(help="Send due alerts after the cycle.")] = True,
+    force: Annotated[bool, typer.Option(help="Fetch feeds even before their interval.")] = False,
+    feeds: Annotated[
+        Path | None, typer.Option(help="Feeds file (default PARLEY_FEEDS_FILE).")
+    ] = None,
+) -> None:
+    """Run one monitor cycle now."""
+    _preflight(feeds)
+    from parley.flows.monitor import monitor
+
+    feeds_file = str(feeds) if feeds else None
+    report = _run(lambda: asyncio.run(monitor(feeds_file=feeds_file, deliver=deliver, force=force)))
+    print_report_footer(report)
+
+
+def print_report_footer(report: object) -> None:
+    from parley.flows.pipeline.report import CycleReport
+
+    assert isinstance(report, CycleReport)
+    for outcome in report.failures:
+        err.print(f"feed error: {outcome.feed_name}: {outcome.error}")
+    out.print(report.summary_line())
+
+
+@app.command("deliver")
+def deliver_cmd() -> None:
+    """Send the alerts that are due (pending and past their retry time)."""
+    _preflight()
+    from parley.flows.deliver import deliver
+
+    report = _run(deliver)
+    out.print(f"delivery: {report.sent} sent, {report.failed} failed, {report.dead} dead")
+    for error in report.errors:
+        err.print(f"send error: {error}")
+
+
+@app.command()
+def feeds() -> None:
+    """Show each feed's status: last fetch, errors, failures in a row."""
+    from parley.flows.pipeline.cycle import open_runtime
+    from parley.flows.settings import load_settings
+    from parley.storage.db import session_scope
+    from parley.storage.feeds import all_feeds
+
+    with _clean_errors():
+        settings = load_settings()
+        runtime = open_runtime(settings)
+        with session_scope(runtime.engine) as session:
+            rows = all_feeds(session)
+    table = Table("id", "feed", "tier", "lang", "last fetch", "status", "fails", "error")
+    for feed in rows:
+        when = _show_time(feed.last_fetch_at, settings.zone) if feed.last_fetch_at else "never"
+        name = feed.name if feed.active else f"{feed.name} (inactive)"
+        table.add_row(str(feed.id), name, feed.tier, feed.language, when,
+                      feed.last_status or "-", str(feed.failures_in_row), feed.last_error or "")  # fmt: skip
+    out.print(table)
+    runtime.engine.dispose()
+
+
+def _show_time(when: datetime, zone: object) -> str:
+    from zoneinfo import ZoneInfo
+
+    assert isinstance(zone, ZoneInfo)
+    return when.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z")
+
+
+alerts_app = typer.Typer(
+    help="The alert outbox: pending, sent and dead alerts.", invoke_without_command=True
+)
+app.add_typer(alerts_app, name="alerts")
+
+
+@alerts_app.callback()
+def alerts_list(
+    ctx: typer.Context,
+    status: Annotated[str | None, typer.Option(help="pending, sent or dead.")] = None,
+    limit: Annotated[int, typer.Option(help="Rows to show.")] = 50,
+) -> None:
+    """List the outbox, newest first."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from parley.flows.settings import load_settings
+    from parley.storage import outbox
+    from parley.storage.db import init_db, make_engine, session_scope
+
+    with _clean_errors():
+        settings = load_settings()
+        engine = make_engine(settings.database_url)
+        init_db(engine)
+        with session_scope(engine) as session:
+            rows = outbox.list_alerts(session, status, limit)
+            totals = outbox.counts(session)
+    table = Table("id", "created", "channel", "status", "tries", "alert", "last error")
+    for row in rows:
+        table.add_row(str(row.id), _show_time(row.created_at, settings.zone), row.channel,
+                      row.status, str(row.attempts), row.title, row.last_error or "")  # fmt: skip
+    out.print(table)
+    out.print(", ".join(f"{n} {s}" for s, n in sorted(totals.items())) or "the outbox is empty")
+    engine.dispose()
+
+
+@alerts_app.command("retry")
+def alerts_retry(
+    ids: Annotated[list[int] | None, typer.Argument(help="Outbox row ids.")] = None,
+    dead: Annotated[bool, typer.Option("--dead", help="Requeue every dead row.")] = False,
+) -> None:
+    """Put failed or dead alerts back in the queue to be sent at the next delivery."""
+    from parley.flows.settings import load_settings
+    from parley.storage import outbox
+    from parley.storage.db import init_db, make_engine, session_scope
+
+    with _clean_errors():
+        engine = make_engine(load_settings().database_url)
+        init_db(engine)
+        with session_scope(engine) as session:
+            targets = list(ids or [])
+            if dead:
+                targets += [r.id for r in outbox.list_alerts(session, outbox.DEAD, 10_000) if r.id]
+            now = datetime.now(UTC)
+            done = [row_id for row_id in targets if outbox.requeue(session, row_id, now)]
+    out.print(f"requeued {len(done)} alert(s)")
+    engine.dispose()
+
+
+@app.command()
+def backfill(
+    sources: Annotated[
+        list[str] | None, typer.Argument(help="Feed URLs or files to ingest.")
+    ] = None,
+    since: Annotated[str | None, typer.Option(help="Start date (YYYY-MM-DD, UTC).")] = None,
+    until: Annotated[str | None, typer.Option(help="End date, exclusive.")] = None,
+    apply: Annotated[bool, typer.Option(help="Record the matches found (no alerts).")] = False,
+    send: Annotated[bool, typer.Option(help="Record the matches and queue their alerts.")] = False,
+) -> None:
+    """Re-match stored items over a date range, or ingest feed URLs/files; a dry run by default."""
+    _preflight()
+    from parley.flows.backfill import backfill as backfill_flow
+
+    start, end = _parse_day(since, "--since"), _parse_day(until, "--until")
+    report = _run(lambda: asyncio.run(backfill_flow(
+        sources=list(sources or []), since=start, until=end, apply=apply or send, send=send,
+    )))  # fmt: skip
+    out.print(report.render())
+
+
+@app.command()
+def serve(
+    interval: Annotated[int | None, typer.Option(help="Seconds between monitor runs.")] = None,
+) -> None:
+    """Run the monitor on a schedule (and deliver every minute) until stopped."""
+    from parley.flows.serve import serve_forever
+
+    _run(lambda: serve_forever(interval))
+
+
+@app.command()
+def demo(
+    pause: Annotated[float, typer.Option(help="Seconds to wait between steps.")] = 0.0,
+) -> None:
+    """Serve the bundled demo feeds on loopback and step through their snapshots."""
+    # Prefect reads its home when it loads: the demo keeps its state under ./data.
+    home = Path("data", "prefect").resolve()
+    home.mkdir(parents=True, exist_ok=True)
+    os.environ.setdefault("PREFECT_HOME", str(home))
+    _preflight(DEMO_FEEDS, channels_file=None, database_url="sqlite://")
+    from parley.flows.demo import run_demo
+
+    _run(lambda: run_demo(out, pause=pause))
+
+
+def main() -> None:
+    apply_quiet_defaults()
+    try:
+        app()
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        sys.exit(130)

@@ -1,0 +1,40 @@
+"""The deliver flow: send the due rows of the outbox, retry failures with backoff."""
+
+from __future__ import annotations
+
+from prefect import flow, get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+from prefect.utilities.annotations import quote
+
+from parley.flows.pipeline.cycle import Runtime, open_runtime, utcnow
+from parley.flows.pipeline.deliver import deliver_due
+from parley.flows.pipeline.report import DeliveryReport
+from parley.flows.settings import load_settings
+
+
+@task(name="deliver-alerts", cache_policy=NO_CACHE)
+def deliver_task(runtime: Runtime) -> DeliveryReport:
+    report = deliver_due(
+        runtime.engine,
+        runtime.channels,
+        utcnow,
+        max_attempts=runtime.settings.deliver_max_attempts,
+        timeout=runtime.settings.deliver_timeout,
+    )
+    if report.failed:
+        get_run_logger().warning(
+            "delivery failures count=%s dead=%s first_error=%s",
+            report.failed, report.dead, report.errors[0],
+        )  # fmt: skip
+    return report
+
+
+@flow(name="deliver")
+def deliver() -> DeliveryReport:
+    """Send every alert that is due now."""
+    runtime = open_runtime(load_settings())
+    try:
+        report: DeliveryReport = deliver_task(quote(runtime))  # type: ignore[call-overload]
+        return report
+    finally:
+        runtime.engine.dispose()

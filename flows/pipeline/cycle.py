@@ -1,0 +1,132 @@
+"""One monitor cycle as plain functions: load the config, pick due feeds, fetch, process.
+
+flows/monitor.py runs these as Prefect tasks; tests and benchmarks can call them directly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
+
+from parley.alerts.channels import Channel, load_channels
+from parley.storage.db import init_db, make_engine, session_scope
+from parley.storage.feeds import sync_feeds
+from parley.storage.models import Feed
+
+from ..ingest.catalog import FeedSpec, load_feeds
+from ..ingest.fetch import FetchConfig, fetch_all
+from ..ingest.model import FeedRequest, FetchResult, Validators
+from ..settings import Settings
+from ..topics.load import load_topics
+from ..topics.match import TopicMatcher
+from .process import Pipeline, process_fetch
+from .report import FeedOutcome
+
+log = logging.getLogger(__name__)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """Everything a cycle needs, loaded and checked once at its start."""
+
+    settings: Settings
+    engine: Engine
+    pipeline: Pipeline
+    feeds: Sequence[FeedSpec]
+
+    @property
+    def channels(self) -> Sequence[Channel]:
+        return self.pipeline.channels
+
+
+def open_runtime(
+    settings: Settings,
+    *,
+    feeds_file: Path | None = None,
+    base_url: str | None = None,
+    queue_alerts: bool = True,
+) -> Runtime:
+    """Load feeds, topics and channels and open the store.
+
+    Raises ConfigError, TopicError, ChannelError or StorageError with a message that names
+    the file, line, channel or database at fault.
+    """
+    feeds = load_feeds(feeds_file or settings.feeds_file, base_url=base_url)
+    matcher = TopicMatcher(load_topics(settings.topics_file))
+    channels = load_channels(settings.channels_file, os.environ)
+    engine = make_engine(settings.database_url)
+    init_db(engine)
+    pipeline = Pipeline(engine, matcher, channels, settings.zone, queue_alerts=queue_alerts)
+    return Runtime(settings, engine, pipeline, feeds)
+
+
+def fetch_config(settings: Settings) -> FetchConfig:
+    return FetchConfig(
+        timeout=settings.fetch_timeout,
+        max_bytes=settings.fetch_max_bytes,
+        max_redirects=settings.fetch_max_redirects,
+        concurrency=settings.fetch_concurrency,
+        per_host=settings.fetch_per_host,
+        user_agent=settings.user_agent,
+    )
+
+
+def due_requests(
+    runtime: Runtime, now: datetime, *, force: bool = False
+) -> tuple[list[FeedRequest], list[FeedOutcome]]:
+    """Sync the feed rows with the feeds file; return the requests due now and the skipped.
+
+    A feed is not due before its own interval has passed since its last fetch, nor while a
+    server's Retry-After holds; ``force`` ignores both.
+    """
+    requests: list[FeedRequest] = []
+    skipped: list[FeedOutcome] = []
+    with session_scope(runtime.engine) as session:
+        for feed in sync_feeds(session, runtime.feeds):
+            assert feed.id is not None
+            if not force and not _is_due(feed, now):
+                skipped.append(FeedOutcome(feed.id, feed.name, feed.url, "skipped"))
+                continue
+            validators = Validators(feed.etag, feed.last_modified, feed.body_hash)
+            requests.append(FeedRequest(feed.id, feed.url, validators))
+    return requests, skipped
+
+
+def _is_due(feed: Feed, now: datetime) -> bool:
+    if feed.retry_after_until is not None and feed.retry_after_until > now:
+        return False
+    if feed.interval and feed.last_fetch_at is not None:
+        return feed.last_fetch_at + timedelta(seconds=feed.interval) <= now
+    return True
+
+
+def fetch(requests: Sequence[FeedRequest], settings: Settings) -> list[FetchResult]:
+    """Fetch every request concurrently with one HTTP client (blocking helper)."""
+    return asyncio.run(fetch_all(requests, fetch_config(settings)))
+
+
+def process(runtime: Runtime, results: Sequence[FetchResult]) -> list[FeedOutcome]:
+    """Store each feed's result in its own transaction; one feed's failure stops no other."""
+    return [_process_one(runtime, result) for result in results]
+
+
+def _process_one(runtime: Runtime, result: FetchResult) -> FeedOutcome:
+    try:
+        return process_fetch(runtime.pipeline, result, utcnow())
+    except SQLAlchemyError as exc:
+        # Rolled back as a whole: the feed keeps its old validators and is read again next time.
+        log.error("store failed feed_url=%s error=%s", result.url, type(exc).__name__)
+        message = f"store {result.url}: {type(exc).__name__}: {str(exc).splitlines()[0]}"
+        return FeedOutcome(result.feed_id, result.url, result.url, "store_error", message)

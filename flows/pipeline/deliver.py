@@ -1,0 +1,61 @@
+"""Drain the outbox: send each due row to its channel, then record how it went.
+
+A row is claimed with a lease and committed before sending, so two runs never send the
+same row at once; the result is committed right after each send.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
+
+from sqlalchemy.engine import Engine
+
+from parley.alerts.channels import Channel
+from parley.alerts.notify import SendOutcome, send
+from parley.storage import outbox
+from parley.storage.db import session_scope
+
+from .report import DeliveryReport
+
+Sender = Callable[[Channel, str, str], SendOutcome]
+
+
+def deliver_due(
+    engine: Engine,
+    channels: Sequence[Channel],
+    now: Callable[[], datetime],
+    *,
+    max_attempts: int,
+    timeout: float,
+    sender: Sender | None = None,
+) -> DeliveryReport:
+    """Send every due outbox row once; failures stay pending with a backoff, then go dead."""
+    by_name = {channel.name: channel for channel in channels}
+    lease = timedelta(seconds=max(timeout * 2, 60))
+    report = DeliveryReport()
+
+    def default_sender(channel: Channel, title: str, body: str) -> SendOutcome:
+        return send(channel, title, body, timeout=timeout)
+
+    do_send = sender or default_sender
+    with session_scope(engine) as session:
+        rows = outbox.claim_due(session, now(), lease)
+    for row in rows:
+        assert row.id is not None
+        channel = by_name.get(row.channel)
+        if channel is None:
+            result = SendOutcome(ok=False, error=f"channel {row.channel!r} is not configured")
+        else:
+            result = do_send(channel, row.title, row.body)
+        with session_scope(engine) as session:
+            if result.ok:
+                outbox.mark_sent(session, row.id, now())
+                report.sent += 1
+                continue
+            error = result.error or "send failed"
+            stored = outbox.mark_failed(session, row.id, error, now(), max_attempts)
+        report.failed += 1
+        report.dead += stored.status == outbox.DEAD
+        report.errors.append(error)
+    return report

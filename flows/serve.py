@@ -1,0 +1,102 @@
+"""`parley serve`: the deployments and their schedules, served from this process.
+
+With PREFECT_API_URL set, the deployments are served against that server. Without it,
+parley starts a local Prefect server (``prefect server start``) on loopback, supervises it
+and stops it on exit — Prefect's temporary in-process server cannot run schedules.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import httpx
+from prefect import serve
+from prefect.client.schemas.objects import ConcurrencyLimitConfig, ConcurrencyLimitStrategy
+from prefect.deployments.runner import RunnerDeployment
+from prefect.settings import PREFECT_API_URL, temporary_settings
+from prefect.types.entrypoint import EntrypointType
+
+from parley.flows.backfill import backfill
+from parley.flows.deliver import deliver
+from parley.flows.monitor import monitor
+from parley.flows.settings import load_settings
+
+SERVER_START_TIMEOUT = 120.0
+DELIVER_INTERVAL = 60
+
+
+def deployments(interval: int) -> list[RunnerDeployment]:
+    """monitor every ``interval`` s (never two at once), deliver every minute, backfill by hand."""
+    one_at_a_time = ConcurrencyLimitConfig(
+        limit=1, collision_strategy=ConcurrencyLimitStrategy.CANCEL_NEW
+    )
+    module = EntrypointType.MODULE_PATH
+    made = [
+        monitor.to_deployment(name="monitor", interval=interval,
+                              concurrency_limit=one_at_a_time, entrypoint_type=module),
+        deliver.to_deployment(name="deliver", interval=DELIVER_INTERVAL,
+                              concurrency_limit=one_at_a_time, entrypoint_type=module),
+        backfill.to_deployment(name="backfill", entrypoint_type=module),
+    ]  # fmt: skip
+    return [d for d in made if isinstance(d, RunnerDeployment)]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_healthy(api_url: str, process: subprocess.Popen[bytes], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"prefect server exited with code {process.returncode}")
+        try:
+            if httpx.get(f"{api_url}/health", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    raise RuntimeError(f"prefect server at {api_url} did not become healthy in {timeout:.0f} s")
+
+
+@contextmanager
+def local_server() -> Iterator[str]:
+    """Start `prefect server start` on 127.0.0.1 and yield its API URL; stop it afterwards."""
+    port = free_port()
+    command = [sys.executable, "-m", "prefect", "server", "start",
+               "--host", "127.0.0.1", "--port", str(port)]  # fmt: skip
+    env = {**os.environ, "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "DO_NOT_TRACK": "1"}
+    env.pop("PREFECT_API_URL", None)
+    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL)  # noqa: S603
+    api_url = f"http://127.0.0.1:{port}/api"
+    try:
+        wait_healthy(api_url, process, SERVER_START_TIMEOUT)
+        yield api_url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+
+
+def serve_forever(interval: int | None = None) -> None:
+    """Serve the deployments until interrupted."""
+    every = interval or load_settings().monitor_interval
+    if os.environ.get("PREFECT_API_URL"):
+        serve(*deployments(every))
+        return
+    with local_server() as api_url:
+        print(f"parley: started a local Prefect server at {api_url} (UI on the same port)")
+        os.environ["PREFECT_API_URL"] = api_url  # for the flow-run subprocesses
+        with temporary_settings(updates={PREFECT_API_URL: api_url}):
+            serve(*deployments(every))

@@ -1,0 +1,224 @@
+"""Load topics from YAML (format: see the header of seeds/topics.yaml).
+
+The YAML is composed to nodes, not loaded to Python objects, so that every error can name the
+line it comes from. Terms are checked here with the matcher's own parser, so a loaded topic
+always compiles.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from parley.flows.topics.normalize import normalize
+from parley.flows.topics.terms import TermError, compile_term
+
+SEVERITIES = ("low", "medium", "high", "critical")
+TOPIC_FIELDS = ("key", "name", "severity", "description", "any", "all", "not")
+_KEY = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
+_LABEL = re.compile(r"[a-z]+(?:-[a-z0-9]+)*")  # a language code, or a label
+_NULL_TAG = "tag:yaml.org,2002:null"
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+_HINTS = {"none": "not", "exclude": "not", "title": "name", "aliases": "any", "terms": "any"}
+
+
+class TopicError(ValueError):
+    """A topics file that cannot be used; the message names file, line and topic."""
+
+    def __init__(self, source: str, line: int | None, topic: str | None, problem: str) -> None:
+        self.source = source
+        self.line = line
+        self.topic = topic
+        self.problem = problem
+        where = source if line is None else f"{source}:{line}"
+        about = f"topic {topic!r}: " if topic else ""
+        super().__init__(f"{where}: {about}{problem}")
+
+
+@dataclass(frozen=True)
+class Topic:
+    """One topic: matches when an `any` term, a term of every `all` group and no `none` term occur."""
+
+    key: str
+    name: str
+    severity: str
+    any: tuple[str, ...]
+    all: tuple[tuple[str, ...], ...]
+    none: tuple[str, ...]
+    description: str = ""
+
+
+def load_topics(path: Path) -> list[Topic]:
+    """Read and validate a topics YAML file."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise TopicError(str(path), None, None, f"cannot read topics file: {exc}") from exc
+    return parse_topics(text, source=str(path))
+
+
+def parse_topics(text: str, source: str = "<string>") -> list[Topic]:
+    """Validate topics YAML given as text; `source` names it in errors."""
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark is not None else None
+        raise TopicError(source, line, None, f"invalid YAML: {exc.problem}") from exc
+    except yaml.reader.ReaderError as exc:
+        line = text.count("\n", 0, exc.position) + 1
+        raise TopicError(source, line, None, f"invalid YAML: {exc.reason}") from exc
+    except yaml.YAMLError as exc:
+        raise TopicError(source, None, None, f"invalid YAML: {exc}") from exc
+    return _Reader(source).topics(root)
+
+
+class _Reader:
+    """Walks the composed node tree; remembers the topic being read for error messages."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.topic: str | None = None
+
+    def fail(self, node: Node | None, problem: str) -> TopicError:
+        line = node.start_mark.line + 1 if node is not None else 1
+        return TopicError(self.source, line, self.topic, problem)
+
+    def topics(self, root: Node | None) -> list[Topic]:
+        if root is None:
+            raise TopicError(self.source, 1, None, "empty file: expected 'topics:' with a list")
+        fields = self.mapping(root, "the file")
+        unknown = [k for k in fields if k != "topics"]
+        if unknown:
+            raise self.fail(fields[unknown[0]][0], f"unknown key {unknown[0]!r}: expected 'topics'")
+        if "topics" not in fields:
+            raise self.fail(root, "missing 'topics:' list")
+        items = fields["topics"][1]
+        if not isinstance(items, SequenceNode) or not items.value:
+            raise self.fail(items, "'topics' must be a non-empty list")
+        result: list[Topic] = []
+        lines: dict[str, int] = {}
+        for number, item in enumerate(items.value, start=1):
+            topic = self.topic_node(item, number)
+            if topic.key in lines:
+                raise self.fail(
+                    item, f"duplicate topic key (first defined on line {lines[topic.key]})"
+                )
+            lines[topic.key] = item.start_mark.line + 1
+            result.append(topic)
+        return result
+
+    def topic_node(self, node: Node, number: int) -> Topic:
+        self.topic = _peek_key(node) or f"#{number}"
+        fields = self.mapping(node, "a topic")
+        key = ""
+        if "key" in fields:
+            key_node = fields["key"][1]
+            key = self.scalar(key_node, "key")
+            self.topic = key
+            if not _KEY.fullmatch(key):
+                raise self.fail(key_node, "key: use lowercase letters, digits and dashes")
+        for name, (name_node, _) in fields.items():
+            if name not in TOPIC_FIELDS:
+                hint = f" (did you mean {_HINTS[name]!r}?)" if name in _HINTS else ""
+                allowed = ", ".join(TOPIC_FIELDS)
+                raise self.fail(name_node, f"unknown key {name!r}{hint}; allowed: {allowed}")
+        for required in ("key", "name", "any"):
+            if required not in fields:
+                raise self.fail(node, f"missing {required!r}")
+        severity_node = fields["severity"][1] if "severity" in fields else None
+        severity = self.scalar(severity_node, "severity") if severity_node else "medium"
+        if severity not in SEVERITIES:
+            raise self.fail(severity_node, f"severity {severity!r}: use one of {SEVERITIES}")
+        any_terms = self.terms(fields["any"][1], "any")
+        none_terms = self.terms(fields["not"][1], "not") if "not" in fields else ()
+        self.check_overlap(fields["any"][1], any_terms, none_terms)
+        return Topic(
+            key=key,
+            name=self.scalar(fields["name"][1], "name"),
+            severity=severity,
+            any=any_terms,
+            all=self.groups(fields["all"][1]) if "all" in fields else (),
+            none=none_terms,
+            description=self.optional(fields, "description"),
+        )
+
+    def mapping(self, node: Node, what: str) -> dict[str, tuple[Node, Node]]:
+        if not isinstance(node, MappingNode):
+            raise self.fail(node, f"{what} must be a mapping")
+        own: dict[str, tuple[Node, Node]] = {}
+        merged: dict[str, tuple[Node, Node]] = {}
+        for key_node, value_node in node.value:
+            if key_node.tag == _MERGE_TAG:  # `<<: *anchor`: keys given here win
+                sources = value_node.value if isinstance(value_node, SequenceNode) else [value_node]
+                for source in sources:
+                    for key, pair in self.mapping(source, f"{what} (merged by <<)").items():
+                        merged.setdefault(key, pair)
+                continue
+            key = self.scalar(key_node, "a key")
+            if key in own:
+                raise self.fail(key_node, f"{key!r} is given twice")
+            own[key] = (key_node, value_node)
+        return merged | own
+
+    def scalar(self, node: Node, what: str, required: bool = True) -> str:
+        if not isinstance(node, ScalarNode):
+            raise self.fail(node, f"{what} must be a single value, not a list or mapping")
+        value = "" if node.tag == _NULL_TAG else str(node.value).strip()
+        if required and not value:
+            raise self.fail(node, f"{what} must not be empty")
+        return value
+
+    def optional(self, fields: dict[str, tuple[Node, Node]], name: str) -> str:
+        return self.scalar(fields[name][1], name, required=False) if name in fields else ""
+
+    def groups(self, node: Node) -> tuple[tuple[str, ...], ...]:
+        if not isinstance(node, SequenceNode) or not node.value:
+            raise self.fail(node, "all: must be a non-empty list of term groups")
+        return tuple(self.terms(group, f"all[{index}]") for index, group in enumerate(node.value))
+
+    def terms(self, node: Node, what: str) -> tuple[str, ...]:
+        """A list of terms, or a mapping language → list of terms."""
+        items: list[Node] = []
+        if isinstance(node, SequenceNode):
+            items = list(node.value)
+        elif isinstance(node, MappingNode):
+            for lang, (lang_node, value) in self.mapping(node, what).items():
+                if not _LABEL.fullmatch(lang):
+                    raise self.fail(lang_node, f"{what}: {lang!r} is not a language code (en, uk)")
+                if not isinstance(value, SequenceNode):
+                    raise self.fail(value, f"{what}.{lang}: must be a list of terms")
+                items.extend(value.value)
+        else:
+            raise self.fail(node, f"{what}: must be a list of terms or a mapping language → list")
+        if not items:
+            raise self.fail(node, f"{what}: needs at least one term")
+        terms: list[str] = []
+        for item in items:
+            term = self.scalar(item, f"{what}: a term", required=False)
+            try:
+                compile_term(term)
+            except TermError as exc:
+                raise self.fail(item, f"{what}: term {term!r}: {exc}") from exc
+            terms.append(term)
+        return tuple(dict.fromkeys(terms))
+
+    def check_overlap(self, node: Node, any_terms: tuple[str, ...], none: tuple[str, ...]) -> None:
+        vetoes = {normalize(term) for term in none}
+        for term in any_terms:
+            if normalize(term) in vetoes:
+                raise self.fail(node, f"term {term!r} is in both 'any' and 'not'")
+
+
+def _peek_key(node: Node) -> str | None:
+    """A topic's key read ahead, so that errors found before it is validated can name it."""
+    if isinstance(node, MappingNode):
+        for key_node, value_node in node.value:
+            is_key = isinstance(key_node, ScalarNode) and key_node.value == "key"
+            if is_key and isinstance(value_node, ScalarNode) and value_node.value:
+                return str(value_node.value)
+    return None
