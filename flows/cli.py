@@ -61,14 +61,17 @@ def _run(coro_fn: Callable[[], T]) -> T:
         return coro_fn()
 
 
-def _preflight(feeds_file: Path | None = None, **overrides: object) -> None:
+def _preflight(
+    feeds_file: Path | None = None, base_url: str | None = None, **overrides: object
+) -> None:
     """Load every config file and open the store before any flow starts, so that a mistake
     is one clear line here rather than a failed flow run."""
     from parley.flows.pipeline.cycle import open_runtime
     from parley.flows.settings import load_settings
 
     with _clean_errors():
-        open_runtime(load_settings(**overrides), feeds_file=feeds_file).engine.dispose()
+        settings = load_settings(**overrides)
+        open_runtime(settings, feeds_file=feeds_file, base_url=base_url).engine.dispose()
 
 
 def _parse_day(value: str | None, option: str) -> datetime | None:
@@ -267,7 +270,7 @@ def demo(
     home = Path("data", "prefect").resolve()
     home.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("PREFECT_HOME", str(home))
-    _preflight(DEMO_FEEDS, channels_file=None, database_url="sqlite://")
+    _preflight(DEMO_FEEDS, "http://127.0.0.1/", channels_file=None, database_url="sqlite://")
     from parley.flows.demo import run_demo
 
     _run(lambda: run_demo(out, pause=pause))
