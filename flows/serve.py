@@ -8,6 +8,7 @@ and stops it on exit — Prefect's temporary in-process server cannot run schedu
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -75,7 +76,11 @@ def local_server() -> Iterator[str]:
                "--host", "127.0.0.1", "--port", str(port)]  # fmt: skip
     env = {**os.environ, "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "DO_NOT_TRACK": "1"}
     env.pop("PREFECT_API_URL", None)
-    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL)  # noqa: S603
+    # Its own session: a Ctrl-C or SIGTERM sent to our process group must not stop the server
+    # before the runner; parley stops it once the runner has finished.
+    process = subprocess.Popen(  # noqa: S603
+        command, env=env, stdout=subprocess.DEVNULL, start_new_session=True
+    )
     api_url = f"http://127.0.0.1:{port}/api"
     try:
         wait_healthy(api_url, process, SERVER_START_TIMEOUT)
@@ -89,9 +94,19 @@ def local_server() -> Iterator[str]:
             process.wait(timeout=10)
 
 
+def _stop_on_sigterm() -> None:
+    """Treat SIGTERM like Ctrl-C, so the runner and the local server shut down in order."""
+
+    def handler(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, handler)
+
+
 def serve_forever(interval: int | None = None) -> None:
-    """Serve the deployments until interrupted."""
+    """Serve the deployments until interrupted (Ctrl-C or SIGTERM)."""
     every = interval or load_settings().monitor_interval
+    _stop_on_sigterm()
     if os.environ.get("PREFECT_API_URL"):
         serve(*deployments(every))
         return
@@ -99,4 +114,4 @@ def serve_forever(interval: int | None = None) -> None:
         print(f"parley: started a local Prefect server at {api_url} (UI on the same port)")
         os.environ["PREFECT_API_URL"] = api_url  # for the flow-run subprocesses
         with temporary_settings(updates={PREFECT_API_URL: api_url}):
-            serve(*deployments(every))
+            serve(*deployments(every), pause_on_shutdown=False)
