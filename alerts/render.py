@@ -192,3 +192,30 @@ def _cap(text: str, limit: int) -> str:
     if len(text) <= limit:
         return text
     return text[: max(limit - 1, 0)].rstrip() + ELLIPSIS
+
+
+@dataclass(frozen=True)
+class HealthView:
+    """A feed crossed the failure threshold (``failing``) or came back (``recovered``)."""
+
+    state: str  # "failing" | "recovered"
+    feed_name: str
+    feed_url: str
+    failures: int
+    error: str | None
+    since: datetime | None
+
+
+def render_health(view: HealthView, zone: ZoneInfo) -> RenderedAlert:
+    """A health alert: its first line says which feed broke or recovered."""
+    name = clean_line(view.feed_name, MAX_NAME)
+    if view.state == "failing":
+        title = f"[parley health] Feed failing: {name} — {view.failures} failures in a row"
+    else:
+        title = f"[parley health] Feed recovered: {name}"
+    lines = [clean_line(view.feed_url, MAX_LINK)]
+    if view.since is not None:
+        lines.append(f"Failing since: {format_time(view.since, zone)}")
+    if view.error:
+        lines.append(f"Last error: {clean_line(view.error, MAX_SNIPPET)}")
+    return RenderedAlert(title=_cap(title, MAX_TITLE), body="\n".join(lines))

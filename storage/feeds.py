@@ -73,10 +73,13 @@ def record_fetch(
     feed.last_status = status
     feed.retry_after_until = retry_after_until
     if failed:
+        if feed.failures_in_row == 0:
+            feed.failing_since = now
         feed.failures_in_row += 1
         feed.last_error = error
     else:
         feed.failures_in_row = 0
+        feed.failing_since = None
         feed.last_error = None
         feed.last_ok_at = now
         feed.etag = etag

@@ -48,6 +48,7 @@ class Feed(SQLModel, table=True):
     last_status: str | None = Field(default=None, max_length=32)
     last_error: str | None = _text()
     failures_in_row: int = Field(default=0)
+    failing_since: datetime | None = _when()
     retry_after_until: datetime | None = _when()
 
 

@@ -17,18 +17,17 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from parley.alerts.channels import Channel, load_channels
+from parley.flows.ingest.catalog import FeedSpec, load_feeds
+from parley.flows.ingest.fetch import FetchConfig, fetch_all
+from parley.flows.ingest.model import FeedRequest, FetchResult, Validators
+from parley.flows.pipeline.process import Pipeline, process_fetch
+from parley.flows.pipeline.report import FeedOutcome
+from parley.flows.settings import Settings
+from parley.flows.topics.load import load_topics
+from parley.flows.topics.match import TopicMatcher
 from parley.storage.db import init_db, make_engine, session_scope
 from parley.storage.feeds import sync_feeds
 from parley.storage.models import Feed
-
-from ..ingest.catalog import FeedSpec, load_feeds
-from ..ingest.fetch import FetchConfig, fetch_all
-from ..ingest.model import FeedRequest, FetchResult, Validators
-from ..settings import Settings
-from ..topics.load import load_topics
-from ..topics.match import TopicMatcher
-from .process import Pipeline, process_fetch
-from .report import FeedOutcome
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +67,14 @@ def open_runtime(
     channels = load_channels(settings.channels_file, os.environ)
     engine = make_engine(settings.database_url)
     init_db(engine)
-    pipeline = Pipeline(engine, matcher, channels, settings.zone, queue_alerts=queue_alerts)
+    pipeline = Pipeline(
+        engine,
+        matcher,
+        channels,
+        settings.zone,
+        queue_alerts=queue_alerts,
+        failure_threshold=settings.feed_failure_threshold,
+    )
     return Runtime(settings, engine, pipeline, feeds)
 
 

@@ -13,10 +13,9 @@ from sqlalchemy.engine import Engine
 
 from parley.alerts.channels import Channel
 from parley.alerts.notify import SendOutcome, send
+from parley.flows.pipeline.report import DeliveryReport
 from parley.storage import outbox
 from parley.storage.db import session_scope
-
-from .report import DeliveryReport
 
 Sender = Callable[[Channel, str, str], SendOutcome]
 

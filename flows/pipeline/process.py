@@ -18,17 +18,17 @@ from sqlmodel import Session
 
 from parley.alerts.channels import Channel
 from parley.alerts.render import AlertView, render_alert, word_diff
+from parley.flows.ingest.model import EntryDraft, FetchResult, FetchStatus, ParseStatus
+from parley.flows.ingest.parse import parse_feed
+from parley.flows.pipeline.health import feed_health
+from parley.flows.pipeline.report import FeedOutcome, MatchRecord
+from parley.flows.topics.match import TopicMatch, TopicMatcher
 from parley.storage import outbox
 from parley.storage.db import session_scope
 from parley.storage.entries import EntryChange, Snapshot, apply_entries
 from parley.storage.feeds import record_fetch
 from parley.storage.matches import matched_before, record_match
 from parley.storage.models import Entry, Feed
-
-from ..ingest.model import EntryDraft, FetchResult, FetchStatus, ParseStatus
-from ..ingest.parse import parse_feed
-from ..topics.match import TopicMatch, TopicMatcher
-from .report import FeedOutcome, MatchRecord
 
 
 @dataclass(frozen=True)
@@ -40,6 +40,7 @@ class Pipeline:
     channels: Sequence[Channel]
     zone: ZoneInfo
     queue_alerts: bool = True
+    failure_threshold: int = 3
 
 
 def process_fetch(pipeline: Pipeline, result: FetchResult, now: datetime) -> FeedOutcome:
@@ -49,6 +50,7 @@ def process_fetch(pipeline: Pipeline, result: FetchResult, now: datetime) -> Fee
         feed = session.get_one(Feed, result.feed_id)
         outcome = FeedOutcome(feed.id or 0, feed.name, feed.url, status.value, error)
         failed = status not in (FetchStatus.OK, FetchStatus.NOT_MODIFIED, ParseStatus.WARNING)
+        failures_before, failing_since = feed.failures_in_row, feed.failing_since
         retry_until = now + timedelta(seconds=result.retry_after) if result.retry_after else None
         record_fetch(
             session,
@@ -62,6 +64,9 @@ def process_fetch(pipeline: Pipeline, result: FetchResult, now: datetime) -> Fee
             body_hash=result.validators.body_hash,
             retry_after_until=retry_until,
         )
+        if pipeline.queue_alerts:
+            feed_health(session, pipeline, feed, failures_before=failures_before,
+                        failing_since=failing_since, now=now)  # fmt: skip
         if drafts:
             changes = apply_entries(session, outcome.feed_id, drafts, now)
             outcome.new = sum(1 for c in changes if c.previous is None)
