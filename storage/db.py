@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import event, text
 from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlmodel import Session, SQLModel, create_engine
 
 from . import models  # noqa: F401  (registers the tables on SQLModel.metadata)
@@ -61,21 +61,22 @@ def make_engine(url: str) -> Engine:
 
 def init_db(engine: Engine) -> None:
     """Create the tables that do not exist yet (existing data is left alone)."""
-    try:
+    with unreachable_as_storage_error(engine):
         SQLModel.metadata.create_all(engine)
-    except OperationalError as exc:
-        raise StorageError(
-            f"database {safe_url(engine.url.render_as_string(hide_password=False))} "
-            f"is unreachable: {_first_line(exc)}"
-        ) from None
 
 
 def check_connection(engine: Engine) -> None:
     """Raise StorageError naming the database when it cannot be reached."""
+    with unreachable_as_storage_error(engine), engine.connect() as conn:
+        conn.execute(text("SELECT 1"))
+
+
+@contextmanager
+def unreachable_as_storage_error(engine: Engine) -> Iterator[None]:
+    """Turn a connection failure into a StorageError that names the database, password masked."""
     try:
-        with engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
-    except SQLAlchemyError as exc:
+        yield
+    except OperationalError as exc:
         raise StorageError(
             f"database {engine.url.render_as_string(hide_password=True)} "
             f"is unreachable: {_first_line(exc)}"
