@@ -56,9 +56,20 @@ def _clean_errors() -> Iterator[None]:
         raise typer.Exit(2) from None
 
 
+PREFECT_PROBLEMS = ("Failed to reach API", "No Prefect API URL provided")
+
+
 def _run(coro_fn: Callable[[], T]) -> T:
+    """Run a flow; config errors and an unreachable Prefect API end in one clear line."""
     with _clean_errors():
-        return coro_fn()
+        try:
+            return coro_fn()
+        except (RuntimeError, ValueError) as exc:
+            message = " ".join(str(exc).split())
+            if not message.startswith(PREFECT_PROBLEMS):
+                raise
+            err.print(f"[bold red]error:[/] Prefect: {message}", markup=True)
+            raise typer.Exit(3) from None
 
 
 def _preflight(

@@ -1,0 +1,357 @@
+"""The `parley` command from the outside: the real console script in a subprocess.
+
+Configuration mistakes end with exit code 2 and one line on stderr that names the file and
+line, the channel or the database — with secrets masked and never a traceback. The state for
+`parley feeds` and `parley alerts` comes from a real monitor cycle run in this process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import yaml
+from flowrun import DEMO, demo_feeds, jsonl_alerts, publish
+from receivers import WebhookReceiver
+
+from parley.flows.ingest.localserver import FeedServer
+from parley.flows.pipeline.report import CycleReport
+
+TOPICS = DEMO.parent / "topics.yaml"
+SECRET = "tok-Secret-58c1e7f2"
+DB_PASSWORD = "pw-Secret-d41d8c"
+FIRST_MATCHES = 12  # demo step 01 (seeds/demo/README.md)
+COMMAND_TIMEOUT = 60
+RUN_TIMEOUT = 180
+
+
+def _command() -> list[str]:
+    script = Path(sys.executable).with_name("parley")
+    if script.exists():
+        return [str(script)]
+    return [sys.executable, "-c", "from parley.flows.cli import main; main()"]
+
+
+@dataclass(frozen=True)
+class Result:
+    code: int
+    out: str
+    err: str
+
+    @property
+    def both(self) -> str:
+        return self.out + self.err
+
+
+@dataclass
+class Cli:
+    """Runs `parley …` in ``cwd`` with only the PARLEY_* settings given here."""
+
+    cwd: Path
+    env: dict[str, str]
+
+    def __call__(self, *args: str, timeout: float = COMMAND_TIMEOUT, **env: str) -> Result:
+        full = {**self.env, **env}
+        done = subprocess.run(
+            [*_command(), *args],
+            cwd=self.cwd,
+            env=full,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+        return Result(done.returncode, done.stdout, done.stderr)
+
+
+def _clean_environ() -> dict[str, str]:
+    """This process's environment without parley's or Prefect's own settings."""
+    return {k: v for k, v in os.environ.items() if not k.startswith(("PARLEY_", "PREFECT_"))}
+
+
+@pytest.fixture
+def cli(tmp_path: Path) -> Cli:
+    feeds = tmp_path / "feeds.yaml"
+    feeds.write_text("feeds:\n  - name: One\n    url: http://127.0.0.1:9/one.xml\n", "utf-8")
+    env = {
+        **_clean_environ(),
+        "COLUMNS": "250",  # rich tables at full width
+        "PARLEY_DATABASE_URL": f"sqlite:///{tmp_path / 'parley.db'}",
+        "PARLEY_TOPICS_FILE": str(TOPICS),
+        "PARLEY_FEEDS_FILE": str(feeds),
+        "PREFECT_HOME": str(tmp_path / "prefect"),
+        "PREFECT_SERVER_EPHEMERAL_ENABLED": "false",
+    }
+    return Cli(tmp_path, env)
+
+
+def _one_clean_error(result: Result) -> str:
+    assert result.code == 2, result
+    assert "Traceback" not in result.both
+    lines = result.err.strip().splitlines()
+    assert len(lines) == 1, result.err
+    assert lines[0].startswith("error: ")
+    return lines[0]
+
+
+def _write_channels(path: Path, channels: list[dict[str, object]]) -> Path:
+    path.write_text(yaml.safe_dump({"channels": channels}), encoding="utf-8")
+    return path
+
+
+# --- configuration mistakes -------------------------------------------------------------
+
+
+def test_broken_topics_yaml_is_one_line_naming_file_and_line(cli: Cli, tmp_path: Path) -> None:
+    topics = tmp_path / "topics.yaml"
+    topics.write_text(
+        "topics:\n  - key: znpp\n    name: [Zaporizhzhia NPP\n    any: [ZNPP]\n", "utf-8"
+    )
+    line = _one_clean_error(cli("init", PARLEY_TOPICS_FILE=str(topics)))
+    assert re.search(rf"{re.escape(str(topics))}:\d+: invalid YAML", line), line
+
+
+def test_topic_error_names_file_line_and_topic(cli: Cli, tmp_path: Path) -> None:
+    topics = tmp_path / "topics.yaml"
+    topics.write_text(
+        "topics:\n  - key: ok\n    name: OK\n    any: [truce]\n"
+        "  - key: Bad Key\n    name: Bad\n    any: [x]\n",
+        "utf-8",
+    )
+    line = _one_clean_error(cli("init", PARLEY_TOPICS_FILE=str(topics)))
+    assert f"{topics}:5" in line, line
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "nosuch://${DESK_TOKEN}@example.org/",  # unknown scheme
+        "tgram://${DESK_TOKEN}/",  # apprise rejects the token
+        "json://user:${DESK_TOKEN}@",  # no host
+    ],
+)
+def test_bad_channel_url_names_the_channel_and_hides_its_secret(
+    cli: Cli, tmp_path: Path, url: str
+) -> None:
+    channels = _write_channels(
+        tmp_path / "channels.yaml",
+        [{"name": "terminal", "url": "console://"}, {"name": "desk-alerts", "url": url}],
+    )
+    result = cli("init", PARLEY_CHANNELS_FILE=str(channels), DESK_TOKEN=SECRET)
+    line = _one_clean_error(result)
+    assert "channel 'desk-alerts'" in line and str(channels) in line, line
+    assert SECRET not in result.both
+
+
+def test_a_good_channel_secret_never_appears(cli: Cli, tmp_path: Path) -> None:
+    channels = _write_channels(
+        tmp_path / "channels.yaml",
+        [{"name": "desk-hook", "url": "json://127.0.0.1:9/hook?+X-Token=${DESK_TOKEN}"}],
+    )
+    result = cli("init", PARLEY_CHANNELS_FILE=str(channels), DESK_TOKEN=SECRET)
+    assert result.code == 0, result
+    assert "channels: desk-hook" in result.out
+    assert SECRET not in result.both
+
+
+def test_unset_secret_variable_names_the_variable(cli: Cli, tmp_path: Path) -> None:
+    channels = _write_channels(
+        tmp_path / "channels.yaml",
+        [{"name": "desk-hook", "url": "json://127.0.0.1:9/hook?+X-Token=${DESK_TOKEN}"}],
+    )
+    line = _one_clean_error(cli("init", PARLEY_CHANNELS_FILE=str(channels)))
+    assert "channel 'desk-hook'" in line and "DESK_TOKEN is not set" in line, line
+
+
+@pytest.mark.parametrize("command", [["init"], ["alerts", "--status", "dead"]])
+def test_unreachable_database_is_named_with_the_password_masked(
+    cli: Cli, command: list[str]
+) -> None:
+    url = f"postgresql+psycopg://nobody:{DB_PASSWORD}@127.0.0.1:1/x"
+    result = cli(*command, PARLEY_DATABASE_URL=url)
+    line = _one_clean_error(result)
+    assert "database postgresql+psycopg://nobody:***@127.0.0.1:1/x" in line, line
+    assert "unreachable" in line
+    assert DB_PASSWORD not in result.both
+
+
+def test_bad_setting_names_the_variable(cli: Cli) -> None:
+    line = _one_clean_error(cli("init", PARLEY_FETCH_TIMEOUT="soon"))
+    assert "PARLEY_FETCH_TIMEOUT" in line, line
+
+
+def test_bad_date_option_is_a_usage_error(cli: Cli) -> None:
+    result = cli("backfill", "--since", "yesterday")
+    assert result.code == 2
+    assert "Traceback" not in result.both
+    assert "'yesterday' is not a date" in result.err
+
+
+# --- commands on a working setup --------------------------------------------------------
+
+
+def test_init_prints_what_it_loaded(cli: Cli, tmp_path: Path) -> None:
+    channels = _write_channels(
+        tmp_path / "channels.yaml",
+        [
+            {"name": "terminal", "url": "console://"},
+            {"name": "file", "url": f"jsonl://{tmp_path / 'alerts.jsonl'}"},
+        ],
+    )
+    result = cli("init", PARLEY_CHANNELS_FILE=str(channels))
+    assert result.code == 0, result
+    assert result.err == ""
+    lines = result.out.splitlines()
+    assert lines[0] == f"database ready: sqlite:///{tmp_path / 'parley.db'}"
+    assert lines[1] == f"feeds: 1 in {tmp_path / 'feeds.yaml'}"
+    assert lines[2] == f"topics: 5 in {TOPICS}"
+    assert lines[3] == f"channels: terminal, file ({channels})"
+    assert (tmp_path / "parley.db").exists()
+
+
+def test_alerts_on_an_empty_store(cli: Cli) -> None:
+    result = cli("alerts")
+    assert result.code == 0, result
+    assert "the outbox is empty" in result.out
+
+
+@pytest.fixture
+def server() -> Iterator[FeedServer]:
+    with FeedServer() as feeds:
+        yield feeds
+
+
+@pytest.fixture
+def hook() -> Iterator[WebhookReceiver]:
+    with WebhookReceiver(status=500) as receiver:
+        yield receiver
+
+
+def _cycle(overrides: Mapping[str, str | None], base_url: str) -> CycleReport:
+    from parley.flows.monitor import monitor
+
+    return asyncio.run(monitor(base_url=base_url, force=True, overrides=dict(overrides)))
+
+
+@pytest.mark.prefect
+@pytest.mark.usefixtures("prefect_harness")
+def test_feeds_and_alerts_show_the_state_after_a_cycle(
+    cli: Cli, tmp_path: Path, server: FeedServer, hook: WebhookReceiver
+) -> None:
+    feeds = [{**f, "url": server.url(str(f["url"]))} for f in demo_feeds()]
+    feeds.append({"name": "Gone Gazette", "url": server.url("/gone.xml")})
+    feeds_file = tmp_path / "feeds.yaml"
+    feeds_file.write_text(yaml.safe_dump({"feeds": feeds}, allow_unicode=True), "utf-8")
+    channels = _write_channels(
+        tmp_path / "channels.yaml",
+        [
+            {"name": "file", "url": f"jsonl://{tmp_path / 'alerts.jsonl'}"},
+            {"name": "desk-hook", "url": hook.url()},
+        ],
+    )
+    settings = {
+        "database_url": cli.env["PARLEY_DATABASE_URL"],
+        "feeds_file": str(feeds_file),
+        "channels_file": str(channels),
+        "deliver_max_attempts": "1",  # the refused webhook sends go dead at once
+    }
+    publish(server, "01-first")
+    report = _cycle(settings, server.base_url)
+    assert len(report.matches) == FIRST_MATCHES
+    assert report.delivery is not None and report.delivery.dead == FIRST_MATCHES
+    env = {"PARLEY_FEEDS_FILE": str(feeds_file), "PARLEY_CHANNELS_FILE": str(channels)}
+
+    shown = cli("feeds", **env)
+    assert shown.code == 0, shown
+    assert "Traceback" not in shown.both
+    for name in ("Dnipro Wire", "Kyiv Herald", "Vestnik Online", "Atomic Watch Bulletin"):
+        row = next(line for line in shown.out.splitlines() if name in line)
+        assert " ok " in row and " 0 " in row, row
+    gone = next(line for line in shown.out.splitlines() if "Gone Gazette" in line)
+    assert "http_status" in gone and " 1 " in gone
+    assert f"fetch {server.url('/gone.xml')}: HTTP 404" in gone
+
+    listed = cli("alerts", **env)
+    assert listed.code == 0, listed
+    assert f"{FIRST_MATCHES} dead, {FIRST_MATCHES} sent" in listed.out
+    assert sum(" desk-hook " in line for line in listed.out.splitlines()) == FIRST_MATCHES
+    assert "channel 'desk-hook'" in listed.out  # the last error, naming the channel
+
+    dead = cli("alerts", "--status", "dead", **env)
+    dead_rows = [line for line in dead.out.splitlines() if " dead " in line]
+    assert len(dead_rows) == FIRST_MATCHES
+    assert all(" desk-hook " in line for line in dead_rows)
+
+    retried = cli("alerts", "retry", "--dead", **env)
+    assert retried.code == 0, retried
+    assert retried.out.strip() == f"requeued {FIRST_MATCHES} alert(s)"
+    after = cli("alerts", **env)
+    assert f"{FIRST_MATCHES} pending, {FIRST_MATCHES} sent" in after.out
+    again = cli("alerts", "retry", "--dead", **env)
+    assert again.out.strip() == "requeued 0 alert(s)"
+
+    hook.status = 200  # the next cycle delivers the requeued alerts, once each
+    later = _cycle(settings, server.base_url)
+    assert later.delivery is not None and later.delivery.sent == FIRST_MATCHES
+    assert len(hook.wait_for(2 * FIRST_MATCHES)) == 2 * FIRST_MATCHES
+    assert f"{2 * FIRST_MATCHES} sent" in cli("alerts", **env).out
+    assert len(jsonl_alerts(tmp_path / "alerts.jsonl")) == FIRST_MATCHES
+
+
+@pytest.mark.slow
+def test_run_one_cycle_with_its_own_prefect_server(
+    cli: Cli, tmp_path: Path, server: FeedServer
+) -> None:
+    feeds = [{**f, "url": server.url(str(f["url"]))} for f in demo_feeds()]
+    feeds_file = tmp_path / "feeds.yaml"
+    feeds_file.write_text(yaml.safe_dump({"feeds": feeds}, allow_unicode=True), "utf-8")
+    sink = tmp_path / "alerts.jsonl"
+    channels = _write_channels(
+        tmp_path / "channels.yaml", [{"name": "file", "url": f"jsonl://{sink}"}]
+    )
+    publish(server, "01-first")
+    result = cli(
+        "run",
+        timeout=RUN_TIMEOUT,
+        PARLEY_FEEDS_FILE=str(feeds_file),
+        PARLEY_CHANNELS_FILE=str(channels),
+        PREFECT_SERVER_EPHEMERAL_ENABLED="true",
+    )
+    assert result.code == 0, result
+    assert "Traceback" not in result.err
+    assert "Warning" not in result.err, result.err
+    summary = result.out.strip().splitlines()[-1]
+    assert re.fullmatch(
+        rf"cycle: 4 feeds, 4 fetched, 0 unchanged, 0 failed, 16 new entries, 0 edited, "
+        rf"{FIRST_MATCHES} matches, {FIRST_MATCHES} alerts queued, {FIRST_MATCHES} sent "
+        r"in \d+\.\d\d s",
+        summary,
+    ), summary
+    assert len(jsonl_alerts(sink)) == FIRST_MATCHES
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        (
+            {"PREFECT_API_URL": "http://127.0.0.1:1/api"},
+            "Failed to reach API at http://127.0.0.1:1/api",
+        ),
+        ({"PREFECT_SERVER_EPHEMERAL_ENABLED": "false"}, "No Prefect API URL provided"),
+    ],
+)
+def test_unreachable_prefect_is_one_clear_line(
+    cli: Cli, env: dict[str, str], expected: str
+) -> None:
+    result = cli("deliver", **env)
+    assert result.code == 3
+    assert "Traceback" not in result.both
+    assert result.err.strip() == result.err.strip().splitlines()[0]
+    assert expected in result.err
