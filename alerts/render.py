@@ -34,10 +34,24 @@ _SPACES_RE = re.compile(r"[ \t\f\v\u00a0\u2028\u2029]+")
 
 
 @dataclass(frozen=True)
+class StoryContext:
+    """The evidence pack: the story an alert belongs to, as readers need it on a phone."""
+
+    first_seen_at: datetime
+    opener_headline: str
+    opener_outlet: str
+    opener_link: str | None
+    outlets: tuple[tuple[str, str | None], ...]  # (outlet, link), in the order they reported
+    official: bool = False
+    corroborated: bool = False
+    previous_development: str | None = None
+
+
+@dataclass(frozen=True)
 class AlertView:
     """What an alert shows about one new or edited entry."""
 
-    kind: str  # "new" | "updated"
+    kind: str  # "new" | "development" | "updated"
     topic_name: str
     topic_key: str
     severity: str
@@ -49,6 +63,8 @@ class AlertView:
     field: str
     snippet: str
     diff: str | None = None
+    added: tuple[str, ...] = ()  # what a development adds: "new figure: 22", …
+    story: StoryContext | None = None
 
 
 @dataclass(frozen=True)
@@ -65,13 +81,16 @@ def render_alert(view: AlertView, zone: ZoneInfo) -> RenderedAlert:
     headline = clean_line(view.headline, MAX_HEADLINE) or "(no headline)"
     outlet = clean_line(view.outlet, MAX_NAME)
     updated = view.kind == "updated"
+    marker = {"updated": "Updated: ", "development": "Development: "}.get(view.kind, "")
 
-    prefix = f"[{topic}] " + ("Updated: " if updated else "")
+    prefix = f"[{topic}] " + marker
     suffix = f" — {outlet}" if outlet else ""
     room = max(MAX_TITLE - len(prefix) - len(suffix), 20)
     title = prefix + _cap(headline, room) + suffix
 
     lines = [headline]
+    if view.added:
+        lines += ["What's new: " + "; ".join(clean_line(a, MAX_NAME * 2) for a in view.added)]
     lines.append(
         " — ".join(part for part in (outlet, format_time(view.published_at, zone)) if part)
     )
@@ -88,7 +107,31 @@ def render_alert(view: AlertView, zone: ZoneInfo) -> RenderedAlert:
         lines += ["", snippet]
     if updated and view.diff:
         lines += ["", "What changed:", clean_block(view.diff, MAX_DIFF)]
+    if view.story is not None:
+        lines += ["", *_story_lines(view.story, zone)]
     return RenderedAlert(title=title, body="\n".join(lines))
+
+
+MAX_OUTLETS = 6
+
+
+def _story_lines(story: StoryContext, zone: ZoneInfo) -> list[str]:
+    marks = [
+        m for m, on in (("official", story.official), ("corroborated", story.corroborated)) if on
+    ]
+    count = len(story.outlets)
+    head = f"Story: first seen {format_time(story.first_seen_at, zone)}, {count} outlet"
+    head += ("s" if count != 1 else "") + (f" ({', '.join(marks)})" if marks else "")
+    lines = [head, f"Opened by: {clean_line(story.opener_headline, MAX_HEADLINE)} — "
+             f"{clean_line(story.opener_outlet, MAX_NAME)}"]  # fmt: skip
+    for outlet, link in story.outlets[:MAX_OUTLETS]:
+        shown = safe_link(link)
+        lines.append(f"- {clean_line(outlet, MAX_NAME)}" + (f": {shown}" if shown else ""))
+    if count > MAX_OUTLETS:
+        lines.append(f"- … and {count - MAX_OUTLETS} more")
+    if story.previous_development:
+        lines.append(f"Previous development: {clean_line(story.previous_development, MAX_SNIPPET)}")
+    return lines
 
 
 def format_time(when: datetime | None, zone: ZoneInfo) -> str:

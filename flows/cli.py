@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from parley.flows.prefect_env import apply_quiet_defaults
+from parley.flows.topics_cli import eval_command, topics_app
 
 app = typer.Typer(
     help="Watch news feeds for movement on negotiation topics and alert the people who follow them.",
@@ -24,6 +25,8 @@ app = typer.Typer(
 )
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
+app.add_typer(topics_app, name="topics")
+app.command("eval")(eval_command)
 T = TypeVar("T")
 DEMO_FEEDS = (
     Path(__file__).resolve().parent.parent / "seeds" / "demo" / "feeds.yaml"

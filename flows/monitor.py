@@ -40,7 +40,7 @@ async def run_cycle(runtime: Runtime, *, deliver: bool = True, force: bool = Fal
     report = CycleReport(started_at=utcnow())
     requests, skipped = due_requests(runtime, report.started_at, force=force)
     results = await fetch_task(requests, quote(runtime.settings))  # type: ignore[call-overload]
-    report.feeds = [*store_task(quote(runtime), results), *skipped]  # type: ignore[call-overload]
+    report.feeds = [*store_task(quote(runtime), quote(results)), *skipped]  # type: ignore[call-overload]
     for outcome in report.failures:
         logger.warning(
             "feed failed feed_url=%s feed_id=%s status=%s error=%s",

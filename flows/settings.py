@@ -64,6 +64,11 @@ class Settings(BaseSettings):
     feed_failure_threshold: int = Field(
         default=3, gt=0, description="Failures in a row after which a feed counts as unhealthy."
     )
+    corroboration: int = Field(
+        default=3,
+        ge=2,
+        description="Independent outlets after which a story counts as corroborated.",
+    )
     deliver_max_attempts: int = Field(
         default=8, gt=0, description="Send attempts before an outbox row is marked dead."
     )

@@ -39,10 +39,10 @@ def record_match(
     return insert_ignore(session, Match, values, ["entry_id", "topic_key", "revision"])
 
 
-def matched_before(session: Session, entry_id: int, topic_key: str, revision: int) -> bool:
-    """Whether an earlier revision of the entry already matched the topic."""
+def match_exists(session: Session, entry_id: int, topic_key: str, revision: int) -> bool:
+    """Whether this revision of the entry was matched to the topic already."""
     query = select(func.count()).where(
-        Match.entry_id == entry_id, Match.topic_key == topic_key, Match.revision < revision
+        Match.entry_id == entry_id, Match.topic_key == topic_key, Match.revision == revision
     )
     return session.exec(query).one() > 0
 

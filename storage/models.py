@@ -137,3 +137,39 @@ class OutboxAlert(SQLModel, table=True):
         default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False)
     )
     sent_at: datetime | None = _when()
+
+
+class Story(SQLModel, table=True):
+    """Items of one topic from many outlets that report the same news."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    topic_key: str = Field(max_length=100, index=True)
+    headline: str = Field(sa_column=Column(Text, nullable=False))
+    opened_by: int = Field(foreign_key="entry.id")
+    first_seen_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    last_seen_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False, index=True))
+    official: bool = Field(default=False)
+    corroborated: bool = Field(default=False)
+    outlets: int = Field(default=1)
+    signature: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    facts: dict[str, list[str]] = Field(
+        default_factory=dict, sa_column=Column(JSON, nullable=False)
+    )
+
+
+class StoryEntry(SQLModel, table=True):
+    """An entry's place in a story: opened it, more coverage, a development or an update."""
+
+    __table_args__ = (UniqueConstraint("story_id", "entry_id", name="uq_story_entry"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    story_id: int = Field(foreign_key="story.id", index=True)
+    entry_id: int = Field(foreign_key="entry.id", index=True)
+    feed_id: int = Field(foreign_key="feed.id")
+    role: str = Field(max_length=16)  # opened | coverage | development | update
+    added: dict[str, list[str]] = Field(
+        default_factory=dict, sa_column=Column(JSON, nullable=False)
+    )
+    created_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False)
+    )

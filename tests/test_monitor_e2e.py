@@ -7,6 +7,7 @@ loopback FeedServer; alerts go to a jsonl file sink and to a local JSON webhook 
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,7 +20,11 @@ from parley.flows.ingest.localserver import FeedServer
 pytestmark = [pytest.mark.prefect, pytest.mark.usefixtures("prefect_harness")]
 
 # Step 01: 11 items match, one of them two topics → 12 matches (seeds/demo/README.md).
-FIRST_MATCHES = 12
+FIRST_MATCHES = 15  # demo step 01 (seeds/demo/README.md): 12 stories, 2 developments, 1 coverage
+FIRST_ALERTS = 14
+PRISONERS = "prisoner-exchange"
+DEMO_FILES = ("dnipro-wire.xml", "kyiv-herald.xml", "vestnik-online.xml", "atomic-watch.xml",
+              "odesa-courier.xml")  # fmt: skip
 NEGATIVE_UIDS = {
     "kyiv-herald:20590",  # football by the Black Sea
     "kyiv-herald:20661",  # a run in Zaporizhzhia city
@@ -46,7 +51,7 @@ def _monitor(tmp_path: Path, server: FeedServer, db_url: str, hook: WebhookRecei
     return Monitor(tmp_path, server, db_url, channels, demo_feeds())
 
 
-def test_three_cycles_alert_each_item_once(
+def test_cycles_alert_once_per_story_and_development(
     tmp_path: Path, server: FeedServer, hook: WebhookReceiver, db_url: str
 ) -> None:
     run = _monitor(tmp_path, server, db_url, hook)
@@ -55,37 +60,51 @@ def test_three_cycles_alert_each_item_once(
     publish(server, "01-first")
     first = run.cycle()
     assert len(first.matches) == FIRST_MATCHES
-    assert first.delivery is not None and first.delivery.sent == 2 * FIRST_MATCHES
-    assert len(jsonl_alerts(sink)) == FIRST_MATCHES
-    assert len(hook.wait_for(FIRST_MATCHES)) == FIRST_MATCHES
+    kinds = Counter(m.kind for m in first.matches)
+    assert kinds == {"new": 12, "development": 2, "coverage": 1}
+    assert first.delivery is not None and first.delivery.sent == 2 * FIRST_ALERTS
+    assert len(jsonl_alerts(sink)) == FIRST_ALERTS
+    assert len(hook.wait_for(FIRST_ALERTS)) == FIRST_ALERTS
 
     server.clear_requests()
     second = run.cycle()
-    assert second.count("not_modified") == 4
-    assert all(
-        server.conditional_count(f"/{n}") == 1
-        for n in ("dnipro-wire.xml", "kyiv-herald.xml", "vestnik-online.xml", "atomic-watch.xml")
-    )
+    assert second.count("not_modified") == len(DEMO_FILES)
+    assert all(server.conditional_count(f"/{name}") == 1 for name in DEMO_FILES)
     assert second.matches == []
-    assert len(jsonl_alerts(sink)) == FIRST_MATCHES
+    assert len(jsonl_alerts(sink)) == FIRST_ALERTS
 
     publish(server, "03-news")
     third = run.cycle()
-    kinds = sorted((m.topic_key, m.kind) for m in third.matches)
-    assert kinds == [("black-sea", "updated")] + [("prisoner-exchange", "new")] * 3
-    alerts = jsonl_alerts(sink)
-    assert len(alerts) == FIRST_MATCHES + 4
+    story = sorted((m.feed_name, m.kind) for m in third.matches if m.topic_key == PRISONERS)
+    assert [kind for _, kind in story].count("new") == 1
+    assert [kind for _, kind in story].count("coverage") == 3
+    assert len({feed for feed, _ in story}) == 4  # four outlets, one story
+    assert {m.kind for m in third.matches if m.topic_key != PRISONERS} == {"updated"}
+    alerts = jsonl_alerts(sink)[FIRST_ALERTS:]
+    assert len(alerts) == third.alerts_queued // 2 == 3
+    opened = next(a for a in alerts if "Prisoner" in str(a["title"]))
+    assert "Story: first seen" in str(opened["body"])
     updated = [a for a in alerts if "Updated" in str(a["title"])]
-    assert len(updated) == 1
-    assert "What changed" in str(updated[0]["body"])
-    assert re.search(r"\{\+[^}]*\b63\b", str(updated[0]["body"]))  # the edit: 40 → 63 vessels
+    assert updated
+    assert all(re.search(r"\{\+[^}]*\b63\b", str(a["body"])) for a in updated)  # 40 → 63
     atomic = next(o for o in third.feeds if o.url.endswith("/atomic-watch.xml"))
     assert (atomic.new, atomic.changed) == (0, 0)  # re-indented only
 
+    publish(server, "04-development")
+    fourth = run.cycle()
+    assert [(m.topic_key, m.kind) for m in fourth.matches] == [(PRISONERS, "development")]
+    development = jsonl_alerts(sink)[-1]
+    body = str(development["body"])
+    assert "Development" in str(development["title"])
+    assert "What's new: new figure: 22" in body
+    assert "175" not in body.split("What's new:")[1].splitlines()[0]  # only what it adds
+    assert "4 outlets" in body and "corroborated" in body
+
+    total = len(jsonl_alerts(sink))
     again = run.cycle()
     assert again.matches == [] and again.alerts_queued == 0
-    assert len(jsonl_alerts(sink)) == FIRST_MATCHES + 4
-    assert len(hook.requests) == FIRST_MATCHES + 4
+    assert len(jsonl_alerts(sink)) == total
+    assert len(hook.requests) == total
 
     stored_uids = {uid for uid, *_ in run.matches()}
     assert not stored_uids & NEGATIVE_UIDS
@@ -99,15 +118,15 @@ def test_a_failing_channel_keeps_alerts_pending_then_delivers_once(
     hook.status = 500
     publish(server, "01-first")
     first = run.cycle()
-    assert first.delivery is not None and first.delivery.failed == FIRST_MATCHES
+    assert first.delivery is not None and first.delivery.failed == FIRST_ALERTS
     rows = run.outbox()
     webhook_rows = [r for r in rows if r.channel == "webhook"]
     assert all(r.status == "pending" and r.attempts == 1 for r in webhook_rows)
     assert all("webhook" in (r.last_error or "") for r in webhook_rows)
-    assert len(jsonl_alerts(tmp_path / "alerts.jsonl")) == FIRST_MATCHES  # the other channel
+    assert len(jsonl_alerts(tmp_path / "alerts.jsonl")) == FIRST_ALERTS  # the other channel
 
     refused = len(hook.requests)
-    assert refused == FIRST_MATCHES
+    assert refused == FIRST_ALERTS
     hook.status = 200
     _make_due(run)
     run.cycle()
@@ -115,8 +134,8 @@ def test_a_failing_channel_keeps_alerts_pending_then_delivers_once(
     _make_due(run)
     run.cycle()
     delivered = hook.requests[refused:]
-    assert len(delivered) == FIRST_MATCHES
-    assert len({r.json()["title"] for r in delivered}) == FIRST_MATCHES
+    assert len(delivered) == FIRST_ALERTS
+    assert len({r.json()["title"] for r in delivered}) == FIRST_ALERTS
     assert all(r.status == "sent" for r in run.outbox())
 
 
@@ -143,16 +162,16 @@ def test_email_waits_while_the_smtp_server_is_down_then_arrives_once(
     ]
     publish(server, "01-first")
     down = run.cycle()
-    assert down.delivery is not None and down.delivery.failed == FIRST_MATCHES
+    assert down.delivery is not None and down.delivery.failed == FIRST_ALERTS
     assert all(r.status == "pending" and "desk-mail" in (r.last_error or "") for r in run.outbox())
     with smtp:
         _make_due(run)
         up = run.cycle()
-        assert up.delivery is not None and up.delivery.sent == FIRST_MATCHES
+        assert up.delivery is not None and up.delivery.sent == FIRST_ALERTS
         _make_due(run)
         run.cycle()
-        mails = smtp.wait_for(FIRST_MATCHES)
-    assert len(mails) == FIRST_MATCHES
-    assert len({m.subject for m in mails}) == FIRST_MATCHES
+        mails = smtp.wait_for(FIRST_ALERTS)
+    assert len(mails) == FIRST_ALERTS
+    assert len({m.subject for m in mails}) == FIRST_ALERTS
     assert any("Zaporizhzhia" in m.subject for m in mails)
     assert all(m.subject.startswith("[") for m in mails)

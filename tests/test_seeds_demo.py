@@ -240,9 +240,9 @@ def readme_rows() -> list[dict[str, str]]:
     rows = []
     for line in text.splitlines():
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
-        if len(cells) != 5 or not re.fullmatch(r"\d\d", cells[0]):
+        if len(cells) != 6 or not re.fullmatch(r"\d\d", cells[0]):
             continue
-        step, feed_file, guid, topics, note = cells
+        step, feed_file, guid, topics, role, note = cells
         if not guid.startswith("`"):
             continue
         rows.append(
@@ -251,6 +251,7 @@ def readme_rows() -> list[dict[str, str]]:
                 "file": feed_file,
                 "guid": guid.strip("`"),
                 "topics": topics,
+                "role": role,
                 "note": note,
             }
         )
@@ -305,9 +306,70 @@ def test_readme_has_hard_negatives(keyword: str) -> None:
     assert all(r["topics"] == "none" for r in rows)
 
 
-def test_one_story_in_three_outlets_and_two_languages() -> None:
+ROLES = {"opens story", "coverage", "development", "updated", "—"}
+
+
+def test_readme_story_roles_are_known() -> None:
+    for row in readme_rows():
+        roles = [r.strip() for r in row["role"].split(",")]
+        assert set(roles) <= ROLES, row
+        if row["topics"] == "none":
+            assert roles == ["—"], row
+        elif roles != ["—"]:
+            assert len(roles) == len(row["topics"].split(",")), row
+
+
+def _story_a(step_number: str) -> list[dict[str, str]]:
+    return [
+        r
+        for r in readme_rows()
+        if r["step"] == step_number and re.search(r"\bstory (as )?A\b", r["note"])
+    ]
+
+
+def _published(row: dict[str, str]) -> Any:
+    entry = _entries_by_id(_served(_step_dir(row["step"]), row["file"]))[row["guid"]]
+    return entry.get("published_parsed") or entry.get("updated_parsed")
+
+
+def _digits(row: dict[str, str]) -> set[str]:
+    """Every run of digits in the item's title and summary (a coarse stand-in for facts.py)."""
+    entry = _entries_by_id(_served(_step_dir(row["step"]), row["file"]))[row["guid"]]
+    return set(re.findall(r"\d+", entry.title + " " + re.sub(r"<[^>]+>", " ", entry.summary)))
+
+
+def test_one_story_in_four_outlets_and_two_languages() -> None:
+    """Step 03: story A in four outlets, ≥ 2 languages; the earliest opens it, the rest cover."""
     language = {_file_name(f["url"]): f["language"] for f in demo_feeds()}
-    story = [r for r in readme_rows() if re.search(r"\bstory (as )?A\b", r["note"])]
-    assert len({r["file"] for r in story}) >= 3
+    story = _story_a("03")
+    assert len({r["file"] for r in story}) >= 4
     assert len({language[r["file"]] for r in story}) >= 2
     assert len({r["topics"] for r in story}) == 1
+    openers = [r for r in story if r["role"] == "opens story"]
+    assert len(openers) == 1, openers
+    assert all(r["role"] == "coverage" for r in story if r not in openers)
+    assert _published(openers[0]) < min(_published(r) for r in story if r not in openers)
+
+
+def test_story_coverage_adds_no_figure() -> None:
+    """The step-03 reports of story A carry the same figure and date, and nothing else."""
+    for row in _story_a("03"):
+        assert _digits(row) == {"175", "27"}, row
+
+
+def test_development_step_changes_one_feed() -> None:
+    """Step 04: one feed changes, with one new story-A item that adds one figure."""
+    dirs = [s["dir"] for s in steps()]
+    later = _step_dir("04")
+    earlier = dirs[dirs.index(later) - 1]
+    files = _step_files(later)
+    assert len(files) == 1, files
+    changed = files[0].name
+    new_guids = set(_entries_by_id(files[0])) - set(_entries_by_id(_served(earlier, changed)))
+    assert len(new_guids) == 1, new_guids
+    rows = _story_a("04")
+    assert [(r["file"], r["guid"], r["role"]) for r in rows] == [
+        (changed, new_guids.pop(), "development")
+    ]
+    assert rows[0]["topics"] == _story_a("03")[0]["topics"]
+    assert _digits(rows[0]) - {"175", "27"} == {"22"}

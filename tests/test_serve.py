@@ -124,9 +124,10 @@ def test_serve_runs_the_monitor_deployment_and_stops_cleanly(
         api = output.wait_for(r"local Prefect server at (\S+/api)", STARTUP_TIMEOUT).group(1)
         output.wait_for(r"deployments are being served", STARTUP_TIMEOUT)
         assert _run_deployment(api, "monitor/monitor") == "COMPLETED"
-        assert len(jsonl_alerts(tmp_path / "alerts.jsonl")) == 12
+        delivered = len(jsonl_alerts(tmp_path / "alerts.jsonl"))
+        assert delivered >= len(DEMO_FEEDS)
         assert _run_deployment(api, "monitor/monitor") == "COMPLETED"
-        assert len(jsonl_alerts(tmp_path / "alerts.jsonl")) == 12  # nothing new: nothing sent
+        assert len(jsonl_alerts(tmp_path / "alerts.jsonl")) == delivered  # nothing new
     finally:
         process.send_signal(signal.SIGTERM)
         try:

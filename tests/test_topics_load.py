@@ -7,9 +7,10 @@ from pathlib import Path
 import pytest
 
 from parley.flows.topics.load import SEVERITIES, Topic, TopicError, load_topics, parse_topics
+from parley.flows.topics.terms import TermSpec
 
 ROOT = Path(__file__).resolve().parent.parent
-SEED_KEYS = ["black-sea", "znpp", "energy-truce", "ceasefire-30-day", "prisoner-exchange"]
+SEED_KEYS = ["black-sea", "znpp", "energy-truce", "ceasefire-30-day", "prisoner-exchange", "talks"]
 
 
 def test_seed_topics_load() -> None:
@@ -241,3 +242,83 @@ def test_load_topics_names_the_path(tmp_path: Path) -> None:
 def test_load_topics_missing_file(tmp_path: Path) -> None:
     with pytest.raises(TopicError, match="cannot read topics file"):
         load_topics(tmp_path / "absent.yaml")
+
+
+# --- structured terms: near, sentence, re, fields, min_score -------------------------------
+
+
+def test_structured_terms_parse() -> None:
+    text = """
+topics:
+  - key: t
+    name: T
+    min_score: 2.5
+    any:
+      en:
+        - ZNPP
+        - {near: [IAEA, [Zaporizh*, ZAES]], within: 8}
+        - {sentence: [Witkoff, Putin]}
+        - {re: 'zaes-?\\d\\D', fields: [title]}
+        - {term: talks, fields: summary}
+"""
+    (topic,) = parse_topics(text)
+    assert topic.min_score == 2.5
+    assert topic.any[0] == "ZNPP"
+    assert topic.any[1] == TermSpec("near", (("IAEA",), ("Zaporizh*", "ZAES")), within=8)
+    assert topic.any[2] == TermSpec("sentence", (("Witkoff",), ("Putin",)))
+    assert topic.any[3] == TermSpec("re", pattern="zaes-?\\d\\D", fields=("title",))
+    assert topic.any[4] == TermSpec("term", (("talks",),), fields=("summary",))
+    labels = [term if isinstance(term, str) else term.label for term in topic.any]
+    assert labels == [
+        "ZNPP",
+        "near/8(IAEA, Zaporizh*|ZAES)",
+        "sentence(Witkoff, Putin)",
+        "re(zaes-?\\d\\D)[title]",
+        "talks[summary]",
+    ]
+
+
+def _spec(item: str) -> str:
+    return _topic(f"  - key: z\n    name: Z\n    any:\n      - ok\n      - {item}\n")
+
+
+SPEC_BAD = [
+    ("spec-unknown-key", _spec("{term: x, weight: 2}"), 9, "unknown key 'weight' in a term"),
+    ("spec-no-kind", _spec("{fields: [title]}"), 9, "needs one of term, near, sentence, re"),
+    ("spec-two-kinds", _spec("{term: x, re: y}"), 9, "(got term, re)"),
+    ("near-no-within", _spec("{near: [a, b]}"), 9, "'near' needs 'within'"),
+    ("near-bad-within", _spec("{near: [a, b], within: eight}"), 9, "within 'eight'"),
+    ("near-within-zero", _spec("{near: [a, b], within: 0}"), 9, "1 to 50"),
+    ("near-within-large", _spec("{near: [a, b], within: 51}"), 9, "1 to 50"),
+    ("near-one-part", _spec("{near: [a], within: 3}"), 9, "two or more parts"),
+    ("near-empty-alt", _spec("{near: [a, []], within: 3}"), 9, "empty list of alternatives"),
+    ("near-bad-term", _spec("{near: [a, 'abc*def'], within: 3}"), 9, "'*' may only end a word"),
+    ("sentence-within", _spec("{sentence: [a, b], within: 3}"), 9, "'within' goes with 'near'"),
+    ("bad-field", _spec("{term: x, fields: [body]}"), 9, "'body' is not one of title, summary"),
+    ("bad-regex", _spec("{re: 'zaes(['}"), 9, "re 'zaes([':"),
+    ("empty-regex", _spec("{re: 'x*'}"), 9, "matches empty text"),
+    ("upper-regex", _spec("{re: 'ZNPP\\d'}"), 9, "write it in lower case"),
+    ("near-in-string", _spec("IAEA NEAR/8 ZNPP"), 9, "write a mapping: {near"),
+    ("bad-min-score", _topic("  - key: z\n    name: Z\n    min_score: lots\n    any: [x]\n"), 7,
+     "min_score 'lots'"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "problem"), [b[1:] for b in SPEC_BAD], ids=[b[0] for b in SPEC_BAD]
+)
+def test_structured_term_errors_name_file_line_and_topic(
+    text: str, line: int, problem: str
+) -> None:
+    with pytest.raises(TopicError) as caught:
+        parse_topics(text, source="bad.yaml")
+    assert str(caught.value).startswith(f"bad.yaml:{line}: topic 'z': ")
+    assert problem in str(caught.value)
+
+
+def test_bad_regex_in_a_block_names_its_own_line() -> None:
+    text = _topic(
+        "  - key: z\n    name: Z\n    any:\n      - ok\n      - re: '(?<=a+)b'\n        fields: [title]\n"
+    )
+    with pytest.raises(TopicError, match=r"^bad\.yaml:9: topic 'z': any: re '\(\?<=a\+\)b': "):
+        parse_topics(text, source="bad.yaml")

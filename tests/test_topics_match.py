@@ -8,8 +8,9 @@ from typing import Any
 import pytest
 import yaml
 
+from parley.flows.topics import match as match_module
 from parley.flows.topics.load import Topic, load_topics, parse_topics
-from parley.flows.topics.match import TopicMatcher
+from parley.flows.topics.match import TermHit, TopicMatcher
 
 ROOT = Path(__file__).resolve().parent.parent
 CASES: list[dict[str, Any]] = yaml.safe_load(
@@ -128,3 +129,134 @@ def test_matcher_keeps_its_topics(matcher: TopicMatcher) -> None:
 
 def test_no_topics_no_matches() -> None:
     assert TopicMatcher([]).match("anything", "at all") == []
+
+
+# --- structured terms, explanations, transliteration ---------------------------------------
+
+STRUCTURED = """
+topics:
+  - key: near
+    name: Near
+    any: [{near: [IAEA, [Zaporizh*, ZAES]], within: 3}]
+  - key: sentence
+    name: Sentence
+    any: [{sentence: [Witkoff, Putin]}]
+  - key: regex
+    name: Regex
+    any: [{re: '\\bzaes-?\\d\\b'}]
+  - key: title-only
+    name: Title only
+    any: [{term: talks, fields: [title]}]
+  - key: scored
+    name: Scored
+    min_score: 3
+    any: [truce]
+    all:
+      - [Kyiv, Moscow]
+"""
+
+
+@pytest.fixture
+def structured() -> TopicMatcher:
+    return TopicMatcher(parse_topics(STRUCTURED))
+
+
+def _keys(matcher: TopicMatcher, title: str, summary: str = "") -> list[str]:
+    return [m.topic_key for m in matcher.match(title, summary)]
+
+
+def test_near_counts_words_between_in_either_order(structured: TopicMatcher) -> None:
+    assert _keys(structured, "IAEA team at Zaporizhzhia") == ["near"]  # 2 words between
+    assert _keys(structured, "IAEA team arrives at ZAES") == ["near"]  # 3 words between
+    assert _keys(structured, "IAEA team arrives today at ZAES") == []  # 4 words between
+    assert _keys(structured, "Zaporizhzhia: the IAEA") == ["near"]  # order is free
+    assert _keys(structured, "IAEA", "Zaporizhzhia") == []  # one field at a time
+
+
+def test_near_explains_the_whole_span(structured: TopicMatcher) -> None:
+    [match] = structured.match("Report: IAEA team at Zaporizhzhia plant", "")
+    assert match.terms == ("near/3(IAEA, Zaporizh*|ZAES)",)
+    assert match.snippet == "Report: «IAEA team at Zaporizhzhia» plant"
+    assert match.rule == "any: near/3(IAEA, Zaporizh*|ZAES)"
+
+
+def test_sentence_needs_one_sentence(structured: TopicMatcher) -> None:
+    assert _keys(structured, "", "Witkoff will meet Putin on Friday.") == ["sentence"]
+    assert _keys(structured, "", "Witkoff flew in. Putin was away.") == []
+    assert _keys(structured, "", "Witkoff, the U.S. envoy, met Putin.") == ["sentence"]
+    assert _keys(structured, "", "Why did Witkoff go? Putin knows!") == []
+
+
+def test_regex_runs_on_the_normalised_text(structured: TopicMatcher) -> None:
+    assert _keys(structured, "Unit ZAES–5 restarted") == ["regex"]  # en dash folds to -
+    assert _keys(structured, "Unit zaes5") == ["regex"]
+    assert _keys(structured, "Unit zaes-55") == []
+    [match] = structured.match("", "Turbine of ZAES-3 is idle")
+    assert match.terms == ("re(\\bzaes-?\\d\\b)",)
+    assert match.snippet == "Turbine of «ZAES-3» is idle"
+
+
+def test_fields_limit_where_a_term_counts(structured: TopicMatcher) -> None:
+    assert _keys(structured, "Talks resume", "") == ["title-only"]
+    assert _keys(structured, "Strikes overnight", "Days before talks") == []
+
+
+def test_score_weighs_title_hits_and_min_score(structured: TopicMatcher) -> None:
+    [match] = structured.match("Truce in Kyiv", "")
+    assert match.score == 4.0  # two terms in the title
+    assert match.rule == "any: truce + all[0]: Kyiv"
+    assert match.hits == (
+        TermHit("truce", "any", "title", "Truce"),
+        TermHit("Kyiv", "all[0]", "title", "Kyiv"),
+    )
+    [match] = structured.match("Truce", "Talks in Moscow")
+    assert match.score == 3.0  # title 2 + summary 1
+    assert match.hits[1] == TermHit("Moscow", "all[0]", "summary", "Moscow")
+    assert _keys(structured, "Update", "Truce in Kyiv") == []  # 1 + 1 < min_score 3
+
+
+def test_names_match_other_transliterations_and_scripts() -> None:
+    topics = [Topic("z", "Z", "high", ("Zaporizhzhia", "Енергодар*", "Witkoff"), (), ())]
+    matcher = TopicMatcher(topics)
+    for text in ("Zaporozhye", "ZAPORIZHIA", "Zaporozhe", "Запоріжжя", "Запорожье", "Energodar"):
+        assert _keys(matcher, text), text
+    assert _keys(matcher, "Энергодаре")  # a stem's skeleton is a prefix
+    assert not _keys(matcher, "Уиткофф")  # starts with a vowel: list that spelling too
+    [match] = matcher.match("Віткофф прибув", "")
+    assert match.terms == ("Witkoff",)
+    assert match.snippet == "«Віткофф» прибув"
+
+
+def test_skeleton_safeguards() -> None:
+    topics = [Topic("t", "T", "low", ("Peskov", "Putin", "ZNPP", "harbour", "Odes*"), (), ())]
+    matcher = TopicMatcher(topics)
+    assert _keys(matcher, "Пєсков")  # a name of 4 consonants: Peskov, Песков, Пєсков
+    assert not _keys(matcher, "Pskov")  # same consonants, another shape
+    assert not _keys(matcher, "Peyton Patan potent")  # Putin: 3 consonants, written only
+    assert not _keys(matcher, "ZENPAP")  # an abbreviation matches as written
+    assert not _keys(matcher, "harbor")  # a lower-case word is not a name
+    assert not _keys(matcher, "ideas odds")  # a short stem has no skeleton
+
+
+def test_chunk_trigger_follows_apostrophes() -> None:
+    matcher = TopicMatcher([Topic("p", "P", "low", ("в'язн*",), (), ())])
+    assert not _keys(matcher, "в Києві", "в")
+    assert _keys(matcher, "Звільнили в’язня")
+
+
+def test_token_cache_starts_over_when_full(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(match_module, "TOKEN_CACHE_LIMIT", 3)
+    matcher = TopicMatcher([Topic("t", "T", "low", ("ZNPP",), (), ())])
+    for word in ("one two three four five six seven", "ZNPP eight nine"):
+        matcher.match(word, "")
+    assert len(matcher._cache) <= 3
+    assert _keys(matcher, "more words then ZNPP") == ["t"]
+
+
+def test_seed_matches_explain_the_rule(seed_matcher: TopicMatcher) -> None:
+    [match] = seed_matcher.match("МАГАТЕ: на Запорізькій АЕС знову зникло живлення", "")
+    assert match.topic_key == "znpp"
+    assert match.rule == "any: Запорізьк* + all[0]: МАГАТЕ"
+    assert match.field == "title"
+    assert match.score > 0
+    assert {hit.field for hit in match.hits} == {"title"}

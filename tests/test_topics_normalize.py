@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
-from parley.flows.topics.normalize import normalize, normalize_map
+from parley.flows.topics.normalize import (
+    normal_chunks,
+    normalize,
+    normalize_map,
+    skeleton,
+    skeleton_consonants,
+)
 from parley.flows.topics.snippet import make_snippet, original_span
 
 
@@ -78,3 +86,47 @@ def test_snippet_near_the_start_uses_room_on_the_right() -> None:
 
 def test_snippet_squashes_whitespace() -> None:
     assert make_snippet("a\n\nZNPP\t b", 3, 7) == "a «ZNPP» b"
+
+
+def _random_text(rng: random.Random) -> str:
+    pools = [
+        "abcXYZ Zaporizhzhia 30-day",
+        "Запоріжжя Чёрное їжак йод ЗАЕС",
+        " \t\n\u00a0\u2009\u200b\u00ad\u200d",
+        "'’ʼ`´‐‑–—−«»“”„\".,!?()",
+        "éÉçÇßẞﬁİıſ\u0301\u0308Ⅻ①ＡＢ",
+        "ΣσςΑ漢字한국어\U0001f600\ufdfa",
+    ]
+    return "".join(rng.choice(rng.choice(pools)) for _ in range(rng.randint(0, 40)))
+
+
+def test_fast_normalize_equals_the_mapped_form() -> None:
+    rng = random.Random(1)
+    for _ in range(3000):
+        text = _random_text(rng)
+        assert normalize(text) == normalize_map(text).text, repr(text)
+        assert " ".join(normal_chunks(text)) == normalize(text)
+
+
+@pytest.mark.parametrize(
+    ("words", "key"),
+    [
+        (["Zaporizhzhia", "Zaporozhye", "Zaporizhia", "Zaporozhe", "Запоріжжя", "Запорожье"],
+         "zaparaza"),
+        (["Energodar", "Enerhodar", "Энергодар", "Енергодар"], "anargadar"),
+        (["Witkoff", "Віткофф", "Vitkof"], "vatkaf"),
+        (["Medinsky", "Мединский", "Мединський"], "madanska"),
+        (["Dmitriev", "Дмитриев", "Дмитрієв"], "dmatrav"),
+        (["Rosselkhozbank", "Россельхозбанк"], "rasalkazbank"),
+        (["Peskov", "Песков", "Пєсков"], "paskav"),
+        (["Pskov", "Псков"], "pskav"),
+    ],
+)  # fmt: skip
+def test_skeleton_joins_spellings_and_scripts(words: list[str], key: str) -> None:
+    assert {skeleton(normalize(word)) for word in words} == {key}
+
+
+def test_skeleton_strength() -> None:
+    assert skeleton_consonants(skeleton("zaporizhzhia")) == 4
+    assert skeleton_consonants(skeleton("putin")) == 3
+    assert skeleton_consonants(skeleton("kyiv")) == 2

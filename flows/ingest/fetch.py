@@ -107,12 +107,21 @@ def _host_key(url: str) -> str:
 async def _get(client: httpx.AsyncClient, request: FeedRequest, config: FetchConfig) -> FetchResult:
     async with client.stream("GET", request.url, headers=_conditional_headers(request)) as response:
         if response.status_code == httpx.codes.NOT_MODIFIED:
+            await _drain(response, config.max_bytes)  # so the connection is reused
             return _result(request, FetchStatus.NOT_MODIFIED, response, request.validators)
         if not response.is_success:
+            await _drain(response, config.max_bytes)
             return _http_error(request, response)
         _check_content_length(response, config.max_bytes)
         body = await _read_capped(response, config.max_bytes)
     return _ok(request, response, body)
+
+
+async def _drain(response: httpx.Response, max_bytes: int) -> None:
+    """Read a small answer's body to the end; a large one is left (the connection closes)."""
+    length = response.headers.get("content-length", "0")
+    if length.isdigit() and int(length) <= min(max_bytes, 65_536):
+        await response.aread()
 
 
 def _conditional_headers(request: FeedRequest) -> dict[str, str]:

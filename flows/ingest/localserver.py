@@ -227,6 +227,7 @@ class _QuietServer(ThreadingHTTPServer):
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "parley-feed-server/0.1"
+    disable_nagle_algorithm = True  # headers and body go out in two writes: don't wait for ACKs
     timeout = 30  # an idle keep-alive connection is closed after this many seconds
     server: _QuietServer
 

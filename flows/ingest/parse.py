@@ -76,7 +76,14 @@ def parse_bytes(body: bytes, url: str, headers: Mapping[str, str]) -> ParseResul
     response_headers = {name.lower(): value for name, value in headers.items()}
     response_headers.setdefault("content-location", url)
     # A BytesIO, not bytes: feedparser would try to open bytes as a file name.
-    parsed = feedparser.parse(io.BytesIO(body), response_headers=response_headers)
+    # parley turns every summary into plain text itself (nh3), so feedparser's HTML
+    # sanitizer and URI rewriting inside content would be work thrown away.
+    parsed = feedparser.parse(
+        io.BytesIO(body),
+        response_headers=response_headers,
+        sanitize_html=False,
+        resolve_relative_uris=False,
+    )
     entries = _drafts(parsed.get("entries", []))
     status, message = _status(parsed, entries, redact_url(url), response_headers)
     feed_title = clean_text(parsed.get("feed", {}).get("title")) or None

@@ -74,6 +74,7 @@ def open_runtime(
         settings.zone,
         queue_alerts=queue_alerts,
         failure_threshold=settings.feed_failure_threshold,
+        corroboration=settings.corroboration,
     )
     return Runtime(settings, engine, pipeline, feeds)
 

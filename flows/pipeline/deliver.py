@@ -6,7 +6,7 @@ same row at once; the result is committed right after each send.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy.engine import Engine
@@ -16,8 +16,10 @@ from parley.alerts.notify import SendOutcome, send
 from parley.flows.pipeline.report import DeliveryReport
 from parley.storage import outbox
 from parley.storage.db import session_scope
+from parley.storage.models import OutboxAlert
 
 Sender = Callable[[Channel, str, str], SendOutcome]
+CLAIM_BATCH = 20
 
 
 def deliver_due(
@@ -31,30 +33,46 @@ def deliver_due(
 ) -> DeliveryReport:
     """Send every due outbox row once; failures stay pending with a backoff, then go dead."""
     by_name = {channel.name: channel for channel in channels}
-    lease = timedelta(seconds=max(timeout * 2, 60))
+    # A lease outlives the sends of its batch, so no other run can claim a row being sent.
+    lease = timedelta(seconds=timeout * CLAIM_BATCH * 1.5 + 60)
     report = DeliveryReport()
 
     def default_sender(channel: Channel, title: str, body: str) -> SendOutcome:
         return send(channel, title, body, timeout=timeout)
 
     do_send = sender or default_sender
-    with session_scope(engine) as session:
-        rows = outbox.claim_due(session, now(), lease)
-    for row in rows:
-        assert row.id is not None
-        channel = by_name.get(row.channel)
-        if channel is None:
-            result = SendOutcome(ok=False, error=f"channel {row.channel!r} is not configured")
-        else:
-            result = do_send(channel, row.title, row.body)
+    while True:
         with session_scope(engine) as session:
-            if result.ok:
-                outbox.mark_sent(session, row.id, now())
-                report.sent += 1
-                continue
-            error = result.error or "send failed"
-            stored = outbox.mark_failed(session, row.id, error, now(), max_attempts)
-        report.failed += 1
-        report.dead += stored.status == outbox.DEAD
-        report.errors.append(error)
+            rows = outbox.claim_due(session, now(), lease, limit=CLAIM_BATCH)
+        if not rows:
+            break
+        for row in rows:
+            _send_one(engine, by_name, do_send, row, now, max_attempts, report)
     return report
+
+
+def _send_one(
+    engine: Engine,
+    channels: Mapping[str, Channel],
+    do_send: Sender,
+    row: OutboxAlert,
+    now: Callable[[], datetime],
+    max_attempts: int,
+    report: DeliveryReport,
+) -> None:
+    assert row.id is not None
+    channel = channels.get(row.channel)
+    if channel is None:
+        result = SendOutcome(ok=False, error=f"channel {row.channel!r} is not configured")
+    else:
+        result = do_send(channel, row.title, row.body)
+    with session_scope(engine) as session:
+        if result.ok:
+            outbox.mark_sent(session, row.id, now())
+            report.sent += 1
+            return
+        error = result.error or "send failed"
+        stored = outbox.mark_failed(session, row.id, error, now(), max_attempts)
+    report.failed += 1
+    report.dead += stored.status == outbox.DEAD
+    report.errors.append(error)

@@ -17,18 +17,21 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from parley.alerts.channels import Channel
-from parley.alerts.render import AlertView, render_alert, word_diff
+from parley.alerts.render import AlertView, StoryContext, render_alert, word_diff
 from parley.flows.ingest.model import EntryDraft, FetchResult, FetchStatus, ParseStatus
 from parley.flows.ingest.parse import parse_feed
 from parley.flows.pipeline.health import feed_health
 from parley.flows.pipeline.report import FeedOutcome, MatchRecord
+from parley.flows.stories.assign import ALERTING, DEVELOPMENT, UPDATED, Decision, assign
+from parley.flows.stories.facts import Facts, describe
 from parley.flows.topics.match import TopicMatch, TopicMatcher
 from parley.storage import outbox
 from parley.storage.db import session_scope
 from parley.storage.entries import EntryChange, Snapshot, apply_entries
 from parley.storage.feeds import record_fetch
-from parley.storage.matches import matched_before, record_match
-from parley.storage.models import Entry, Feed
+from parley.storage.matches import match_exists, record_match
+from parley.storage.models import Entry, Feed, Story
+from parley.storage.stories import story_members
 
 
 @dataclass(frozen=True)
@@ -41,6 +44,7 @@ class Pipeline:
     zone: ZoneInfo
     queue_alerts: bool = True
     failure_threshold: int = 3
+    corroboration: int = 3
 
 
 def process_fetch(pipeline: Pipeline, result: FetchResult, now: datetime) -> FeedOutcome:
@@ -71,7 +75,8 @@ def process_fetch(pipeline: Pipeline, result: FetchResult, now: datetime) -> Fee
             changes = apply_entries(session, outcome.feed_id, drafts, now)
             outcome.new = sum(1 for c in changes if c.previous is None)
             outcome.changed = len(changes) - outcome.new
-            for change in changes:
+            # Oldest first, so the first report of a story opens it.
+            for change in sorted(changes, key=lambda c: c.entry.published_at or now):
                 outcome.matches.extend(match_entry(session, pipeline, feed, change, now))
     return outcome
 
@@ -92,35 +97,94 @@ def _parse(result: FetchResult) -> tuple[FetchStatus | ParseStatus, str | None, 
 def match_entry(
     session: Session, pipeline: Pipeline, feed: Feed, change: EntryChange, now: datetime
 ) -> list[MatchRecord]:
-    """Match one new or edited entry; record each match and queue its alerts."""
+    """Match one new or edited entry; record each match, its story, and queue its alerts."""
     entry = change.entry
     assert entry.id is not None
     records = []
     for hit in pipeline.matcher.match(entry.title, entry.summary):
-        edited = change.previous is not None and matched_before(
-            session, entry.id, hit.topic_key, entry.revision
-        )
-        kind = "updated" if edited else "new"
+        if match_exists(session, entry.id, hit.topic_key, entry.revision):
+            continue  # this revision was matched to this topic before
+        decision = assign(session, topic_key=hit.topic_key, terms=tuple(hit.terms), feed=feed,
+                          entry=entry, previous=change.previous, now=now)  # fmt: skip
+        if decision.story is not None:
+            _corroborate(decision.story, pipeline.corroboration)
         match_id = record_match(
             session,
             entry_id=entry.id,
             revision=entry.revision,
             topic_key=hit.topic_key,
             severity=hit.severity,
-            kind=kind,
+            kind=decision.kind,
             terms=hit.terms,
             field=hit.field,
             snippet=hit.snippet,
             now=now,
         )
         if match_id is None:
-            continue  # this revision was matched to this topic before
+            continue  # a concurrent run recorded it first
         queued = 0
-        if pipeline.queue_alerts:
-            diff = _diff(change.previous, entry) if edited else None
-            queued = _enqueue(session, pipeline, feed, entry, hit, kind, diff, match_id, now)
-        records.append(_record(feed, entry, hit, kind, queued))
+        if pipeline.queue_alerts and decision.kind in ALERTING:
+            view = _view(session, feed, entry, hit, decision, change.previous, pipeline)
+            queued = _enqueue(session, pipeline, feed, entry, hit, view, match_id, now)
+        records.append(_record(feed, entry, hit, decision.kind, queued))
     return records
+
+
+def _corroborate(story: Story, needed: int) -> None:
+    story.corroborated = story.outlets >= needed
+
+
+def _view(
+    session: Session,
+    feed: Feed,
+    entry: Entry,
+    hit: TopicMatch,
+    decision: Decision,
+    previous: Snapshot | None,
+    pipeline: Pipeline,
+) -> AlertView:
+    diff = _diff(previous, entry) if decision.kind == UPDATED else None
+    story = _story_context(session, decision.story) if decision.story is not None else None
+    return AlertView(
+        kind=decision.kind,
+        topic_name=hit.topic_name,
+        topic_key=hit.topic_key,
+        severity=hit.severity,
+        headline=entry.title,
+        outlet=feed.name,
+        published_at=entry.published_at,
+        link=entry.link,
+        terms=tuple(hit.terms),
+        field=hit.field,
+        snippet=hit.snippet,
+        diff=diff,
+        added=tuple(describe(decision.added)) if decision.kind == DEVELOPMENT else (),
+        story=story,
+    )
+
+
+def _story_context(session: Session, story: Story) -> StoryContext:
+    assert story.id is not None
+    members = story_members(session, story.id)
+    opener = next(((e, f) for se, e, f in members if se.role == "opened"), None)
+    outlets: dict[str, str | None] = {}
+    for _, member, outlet in members:
+        outlets.setdefault(outlet.name, member.link)
+    developments = [(se, e) for se, e, _ in members if se.role == "development"]
+    previous = None
+    if len(developments) >= 2:  # the one before the current development
+        se, e = developments[-2]
+        previous = "; ".join(describe(Facts.from_json(se.added))) or e.title
+    return StoryContext(
+        first_seen_at=story.first_seen_at,
+        opener_headline=opener[0].title if opener else story.headline,
+        opener_outlet=opener[1].name if opener else "",
+        opener_link=opener[0].link if opener else None,
+        outlets=tuple(outlets.items()),
+        official=story.official,
+        corroborated=story.corroborated,
+        previous_development=previous,
+    )
 
 
 def _diff(previous: Snapshot | None, entry: Entry) -> str | None:
@@ -142,25 +206,10 @@ def _enqueue(
     feed: Feed,
     entry: Entry,
     hit: TopicMatch,
-    kind: str,
-    diff: str | None,
+    view: AlertView,
     match_id: int,
     now: datetime,
 ) -> int:
-    view = AlertView(
-        kind=kind,
-        topic_name=hit.topic_name,
-        topic_key=hit.topic_key,
-        severity=hit.severity,
-        headline=entry.title,
-        outlet=feed.name,
-        published_at=entry.published_at,
-        link=entry.link,
-        terms=hit.terms,
-        field=hit.field,
-        snippet=hit.snippet,
-        diff=diff,
-    )
     rendered = render_alert(view, pipeline.zone)
     queued = 0
     for channel in pipeline.channels:
@@ -170,7 +219,7 @@ def _enqueue(
             session,
             key=idempotency_key(feed, entry, hit.topic_key, channel.name),
             channel=channel.name,
-            kind=kind,
+            kind=view.kind,
             topic_key=hit.topic_key,
             title=rendered.title,
             body=rendered.body,

@@ -15,10 +15,15 @@ import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from parley.flows.topics.normalize import normalize
-from parley.flows.topics.terms import TermError, compile_term
+from parley.flows.topics.terms import FIELDS, SpecKind, Term, TermError, TermSpec, compile_term
 
 SEVERITIES = ("low", "medium", "high", "critical")
-TOPIC_FIELDS = ("key", "name", "severity", "description", "any", "all", "not")
+TOPIC_FIELDS = ("key", "name", "severity", "description", "min_score", "any", "all", "not")
+SPEC_KINDS: tuple[SpecKind, ...] = ("term", "near", "sentence", "re")
+SPEC_FIELDS = (*SPEC_KINDS, "within", "fields")
+MAX_WITHIN = 50  # words; farther apart is not "near"
+_ESCAPE = re.compile(r"\\.")  # \D, \W… in a regex are not upper-case text
+_NUMBER = re.compile(r"\d+(?:\.\d+)?")
 _KEY = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 _LABEL = re.compile(r"[a-z]+(?:-[a-z0-9]+)*")  # a language code, or a label
 _NULL_TAG = "tag:yaml.org,2002:null"
@@ -41,15 +46,20 @@ class TopicError(ValueError):
 
 @dataclass(frozen=True)
 class Topic:
-    """One topic: matches when an `any` term, a term of every `all` group and no `none` term occur."""
+    """One topic: matches when an `any` term, a term of every `all` group and no `none` term occur.
+
+    Terms are strings (words, phrases, stems) or `TermSpec`s (near, sentence, re, fields).
+    `min_score`: the hits' score (a term in the title counts 2, in the summary 1) needed too.
+    """
 
     key: str
     name: str
     severity: str
-    any: tuple[str, ...]
-    all: tuple[tuple[str, ...], ...]
-    none: tuple[str, ...]
+    any: tuple[Term, ...]
+    all: tuple[tuple[Term, ...], ...]
+    none: tuple[Term, ...]
     description: str = ""
+    min_score: float = 0.0
 
 
 def load_topics(path: Path) -> list[Topic]:
@@ -145,7 +155,14 @@ class _Reader:
             all=self.groups(fields["all"][1]) if "all" in fields else (),
             none=none_terms,
             description=self.optional(fields, "description"),
+            min_score=self.score(fields["min_score"][1]) if "min_score" in fields else 0.0,
         )
+
+    def score(self, node: Node) -> float:
+        value = self.scalar(node, "min_score")
+        if not _NUMBER.fullmatch(value):
+            raise self.fail(node, f"min_score {value!r}: use a number such as 2 or 2.5")
+        return float(value)
 
     def mapping(self, node: Node, what: str) -> dict[str, tuple[Node, Node]]:
         if not isinstance(node, MappingNode):
@@ -176,12 +193,12 @@ class _Reader:
     def optional(self, fields: dict[str, tuple[Node, Node]], name: str) -> str:
         return self.scalar(fields[name][1], name, required=False) if name in fields else ""
 
-    def groups(self, node: Node) -> tuple[tuple[str, ...], ...]:
+    def groups(self, node: Node) -> tuple[tuple[Term, ...], ...]:
         if not isinstance(node, SequenceNode) or not node.value:
             raise self.fail(node, "all: must be a non-empty list of term groups")
         return tuple(self.terms(group, f"all[{index}]") for index, group in enumerate(node.value))
 
-    def terms(self, node: Node, what: str) -> tuple[str, ...]:
+    def terms(self, node: Node, what: str) -> tuple[Term, ...]:
         """A list of terms, or a mapping language → list of terms."""
         items: list[Node] = []
         if isinstance(node, SequenceNode):
@@ -197,20 +214,115 @@ class _Reader:
             raise self.fail(node, f"{what}: must be a list of terms or a mapping language → list")
         if not items:
             raise self.fail(node, f"{what}: needs at least one term")
-        terms: list[str] = []
+        terms: list[Term] = []
         for item in items:
-            term = self.scalar(item, f"{what}: a term", required=False)
-            try:
-                compile_term(term)
-            except TermError as exc:
-                raise self.fail(item, f"{what}: term {term!r}: {exc}") from exc
-            terms.append(term)
+            if isinstance(item, MappingNode):
+                terms.append(self.spec(item, what))
+            else:
+                terms.append(self.term(item, what))
         return tuple(dict.fromkeys(terms))
 
-    def check_overlap(self, node: Node, any_terms: tuple[str, ...], none: tuple[str, ...]) -> None:
-        vetoes = {normalize(term) for term in none}
+    def term(self, item: Node, what: str) -> str:
+        term = self.scalar(item, f"{what}: a term", required=False)
+        try:
+            compile_term(term)
+        except TermError as exc:
+            raise self.fail(item, f"{what}: term {term!r}: {exc}") from exc
+        return term
+
+    def spec(self, node: Node, what: str) -> TermSpec:
+        """A term written as a mapping: one of term/near/sentence/re, with within and fields."""
+        fields = self.mapping(node, f"{what}: a term")
+        for name, (name_node, _) in fields.items():
+            if name not in SPEC_FIELDS:
+                allowed = ", ".join(SPEC_FIELDS)
+                raise self.fail(
+                    name_node, f"{what}: unknown key {name!r} in a term; allowed: {allowed}"
+                )
+        kinds = [kind for kind in SPEC_KINDS if kind in fields]
+        if len(kinds) != 1:
+            found = f"got {', '.join(kinds)}" if kinds else "got none"
+            raise self.fail(
+                node, f"{what}: a term mapping needs one of {', '.join(SPEC_KINDS)} ({found})"
+            )
+        kind = kinds[0]
+        value = fields[kind][1]
+        within = 0
+        if "within" in fields and kind != "near":
+            raise self.fail(fields["within"][0], f"{what}: 'within' goes with 'near' only")
+        if kind == "near":
+            if "within" not in fields:
+                raise self.fail(node, f"{what}: 'near' needs 'within' (words between the parts)")
+            within = self.within(fields["within"][1], what)
+        shown = self.fields_of(fields["fields"][1], what) if "fields" in fields else FIELDS
+        if kind == "term":
+            return TermSpec("term", ((self.term(value, what),),), fields=shown)
+        if kind == "re":
+            pattern = self.scalar(value, f"{what}: re")
+            self.check_regex(value, pattern, what)
+            return TermSpec("re", pattern=pattern, fields=shown)
+        return TermSpec(kind, self.parts(value, f"{what}: {kind}"), within=within, fields=shown)
+
+    def parts(self, node: Node, what: str) -> tuple[tuple[str, ...], ...]:
+        """Two or more parts; each part a term, or a list of alternative terms."""
+        if not isinstance(node, SequenceNode) or len(node.value) < 2:
+            raise self.fail(node, f"{what}: needs a list of two or more parts")
+        parts: list[tuple[str, ...]] = []
+        for part in node.value:
+            if isinstance(part, SequenceNode):
+                if not part.value:
+                    raise self.fail(part, f"{what}: an empty list of alternatives")
+                parts.append(tuple(dict.fromkeys(self.term(item, what) for item in part.value)))
+            elif isinstance(part, ScalarNode):
+                parts.append((self.term(part, what),))
+            else:
+                raise self.fail(part, f"{what}: a part is a term or a list of terms")
+        return tuple(parts)
+
+    def within(self, node: Node, what: str) -> int:
+        value = self.scalar(node, "within")
+        if not value.isdigit() or not 1 <= int(value) <= MAX_WITHIN:
+            raise self.fail(
+                node, f"{what}: within {value!r}: use a whole number of words, 1 to {MAX_WITHIN}"
+            )
+        return int(value)
+
+    def fields_of(self, node: Node, what: str) -> tuple[str, ...]:
+        names: list[Node] = [node] if isinstance(node, ScalarNode) else []
+        if isinstance(node, SequenceNode):
+            names = list(node.value)
+        if not names:
+            raise self.fail(node, f"{what}: fields: a list of {', '.join(FIELDS)}")
+        chosen: list[str] = []
+        for name_node in names:
+            name = self.scalar(name_node, "fields")
+            if name not in FIELDS:
+                raise self.fail(
+                    name_node, f"{what}: fields: {name!r} is not one of {', '.join(FIELDS)}"
+                )
+            chosen.append(name)
+        return tuple(name for name in FIELDS if name in chosen)
+
+    def check_regex(self, node: Node, pattern: str, what: str) -> None:
+        if any(char.isupper() for char in _ESCAPE.sub("", pattern)):
+            raise self.fail(
+                node, f"{what}: re {pattern!r}: write it in lower case (it runs on normalised text)"
+            )
+        try:
+            compiled = re.compile(pattern)
+        except re.error as exc:
+            raise self.fail(node, f"{what}: re {pattern!r}: {exc}") from exc
+        if compiled.search("") is not None:
+            raise self.fail(
+                node, f"{what}: re {pattern!r} matches empty text (it would match everything)"
+            )
+
+    def check_overlap(
+        self, node: Node, any_terms: tuple[Term, ...], none: tuple[Term, ...]
+    ) -> None:
+        vetoes = {normalize(term) for term in none if isinstance(term, str)}
         for term in any_terms:
-            if normalize(term) in vetoes:
+            if isinstance(term, str) and normalize(term) in vetoes:
                 raise self.fail(node, f"term {term!r} is in both 'any' and 'not'")
 
 

@@ -4,6 +4,15 @@ A term is one word or a phrase. Words are separated by spaces or hyphens (either
 run of spaces and hyphens in the text) or by an apostrophe (matches an apostrophe). `*` at the
 end of a word makes it a stem: it matches any word that starts with it. A hyphen may also be
 left out in the text: `cease-fire` matches "ceasefire", `30-day` matches "30day".
+
+A word written with a capital and then small letters is a name (Zaporizhzhia, Запоріжж*,
+Witkoff): it also matches any word with the same skeleton (see normalize.skeleton), so other
+transliterations and the other script reach it. Only skeletons with four consonants or more
+are used; shorter ones (Kyiv, Putin) collide with unrelated words, and all-capital words
+(ZNPP, IAEA) are abbreviations, not names.
+
+`TermSpec` is the structured form of a term (YAML mappings): proximity (`near`), same
+sentence (`sentence`), a regular expression (`re`) and a restriction to fields (`fields`).
 """
 
 from __future__ import annotations
@@ -12,13 +21,25 @@ import re
 from dataclasses import dataclass
 from enum import Enum
 from itertools import product
+from typing import Literal
 
-from parley.flows.topics.normalize import APOSTROPHE, HYPHEN, normalize
+from parley.flows.topics.normalize import (
+    APOSTROPHE,
+    HYPHEN,
+    MIN_SKELETON_CONSONANTS,
+    normalize,
+    skeleton,
+    skeleton_consonants,
+)
 
 MIN_STEM = 3  # letters before `*`; shorter stems match far too much
 MAX_FUSED_HYPHENS = 4  # spelled-together variants are tried for up to this many hyphens
+FIELDS = ("title", "summary")
 
 _PIECES = re.compile(r"(\w+)(\*?)|([ \-]+)|(')|(.)")
+_RAW_WORD = re.compile(r"\w+")
+
+SpecKind = Literal["term", "near", "sentence", "re"]
 
 
 class TermError(ValueError):
@@ -34,13 +55,23 @@ class Join(Enum):
 
 @dataclass(frozen=True)
 class Word:
-    """One word of a term: an exact normalised token, or a stem when `prefix` is set."""
+    """One word of a term: an exact normalised token, or a stem when `prefix` is set.
+
+    `skel` is set for names: the word also matches tokens with that skeleton (or, for a stem,
+    tokens whose skeleton starts with it).
+    """
 
     text: str
     prefix: bool = False
+    skel: str = ""
 
     def matches(self, token: str) -> bool:
-        return token.startswith(self.text) if self.prefix else token == self.text
+        if token.startswith(self.text) if self.prefix else token == self.text:
+            return True
+        if not self.skel:
+            return False
+        key = skeleton(token)
+        return key.startswith(self.skel) if self.prefix else key == self.skel
 
 
 @dataclass(frozen=True)
@@ -49,6 +80,45 @@ class Pattern:
 
     words: tuple[Word, ...]
     joins: tuple[Join, ...]
+
+
+@dataclass(frozen=True)
+class TermSpec:
+    """A term written as a YAML mapping.
+
+    kind "term": `parts` is ((term,),), optionally limited to `fields`;
+    kind "near": every part (a tuple of alternative terms) occurs, at most `within` words apart;
+    kind "sentence": every part occurs in one sentence;
+    kind "re": `pattern` is a regular expression searched in the normalised text.
+    """
+
+    kind: SpecKind
+    parts: tuple[tuple[str, ...], ...] = ()
+    pattern: str = ""
+    within: int = 0
+    fields: tuple[str, ...] = FIELDS
+
+    @property
+    def label(self) -> str:
+        """How the term is shown in explanations: `Odesa[title]`, `near/8(IAEA, Zaporizh*)`."""
+        if self.kind == "re":
+            core = f"re({self.pattern})"
+        elif self.kind == "term":
+            core = self.parts[0][0]
+        else:
+            name = f"near/{self.within}" if self.kind == "near" else "sentence"
+            core = f"{name}({', '.join('|'.join(part) for part in self.parts)})"
+        if self.fields != FIELDS:
+            core += f"[{','.join(self.fields)}]"
+        return core
+
+
+Term = str | TermSpec
+
+
+def term_label(term: Term) -> str:
+    """The text that names a term in explanations."""
+    return term if isinstance(term, str) else term.label
 
 
 def join_allows(join: Join, separator: str) -> bool:
@@ -70,10 +140,26 @@ def compile_term(raw: str) -> tuple[Pattern, ...]:
     return tuple(dict.fromkeys(variants))
 
 
+def is_name(raw_word: str) -> bool:
+    """A word written as a name: a capital first, not all capitals (ZNPP is an abbreviation)."""
+    return raw_word[:1].isupper() and not raw_word.isupper()
+
+
+def name_skeleton(word: str, prefix: bool) -> str:
+    """The skeleton a name word also matches by, or "" when it is too weak to use."""
+    key = skeleton(word)
+    if prefix:
+        key = key.rstrip("a")  # a stem ends anywhere: Запоріжж* must also reach Запорізьк…
+    return key if skeleton_consonants(key) >= MIN_SKELETON_CONSONANTS else ""
+
+
 def _parse(raw: str) -> tuple[list[Word], list[Join], set[int]]:
+    if "NEAR/" in raw or "SENTENCE" in raw:
+        raise TermError("for proximity write a mapping: {near: [a, b], within: 8}")
     text = normalize(raw)
     if not text:
         raise TermError("empty term")
+    raw_words = _RAW_WORD.findall(raw)
     words: list[Word] = []
     joins: list[Join] = []
     hyphenated: set[int] = set()  # indexes of joins written as hyphens only
@@ -102,6 +188,11 @@ def _parse(raw: str) -> tuple[list[Word], list[Join], set[int]]:
         expect_word = True
     if expect_word:
         raise TermError("a term must start and end with a word")
+    if len(raw_words) == len(words):  # else normalising merged or split words: no names
+        words = [
+            Word(w.text, w.prefix, name_skeleton(w.text, w.prefix) if is_name(r) else "")
+            for w, r in zip(words, raw_words, strict=True)
+        ]
     return words, joins, hyphenated
 
 
@@ -121,7 +212,8 @@ def _fused(words: list[Word], joins: list[Join], fuse: tuple[bool, ...]) -> Patt
     out_joins: list[Join] = []
     for join, word, glue in zip(joins, words[1:], fuse, strict=True):
         if glue:
-            out_words[-1] = Word(out_words[-1].text + word.text, prefix=word.prefix)
+            fused = out_words[-1].text + word.text
+            out_words[-1] = Word(fused, prefix=word.prefix)  # a fused word is not a name
         else:
             out_words.append(word)
             out_joins.append(join)

@@ -1,0 +1,715 @@
+"""Benchmark parley's monitor cycle on generated feeds served from 127.0.0.1.
+
+Runs the real ``parley.flows.monitor.monitor`` Prefect flow in this process, phase by phase,
+inside one ``asyncio.run`` (so Prefect's client is reused), and prints markdown tables.
+Process start, imports, the Prefect server start and feed generation are not in the figures.
+
+    .venv/bin/python bench/cycle.py                       # 200 feeds x 50 items, SQLite
+    .venv/bin/python bench/cycle.py --feeds 20 --items 10 # quick
+    .venv/bin/python bench/cycle.py --database-url postgresql://postgres@127.0.0.1:5432/bench
+    .venv/bin/python bench/cycle.py --latency 0.05 --repeat 3
+
+See bench/README.md for what each phase means. Traffic stays on loopback.
+"""
+
+from __future__ import annotations
+
+import os
+
+# Before anything imports prefect: no analytics, quiet logs, a patient temporary server.
+os.environ["DO_NOT_TRACK"] = "1"
+os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
+os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
+
+import argparse
+import asyncio
+import cProfile
+import io
+import platform
+import pstats
+import random
+import re
+import resource
+import shutil
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import feedgen  # bench/feedgen.py, next to this file
+
+REPO = Path(__file__).resolve().parent.parent
+DEMO_DIR = REPO / "seeds" / "demo"
+MUTATED_SHARE = 0.05
+FLOOR_WORKERS = 16
+_ITEM_TAG = re.compile(rb"<(?:item|entry)[\s>]")
+
+
+# ---------------------------------------------------------------------------------------------
+# Results
+
+
+@dataclass
+class Row:
+    """One timed run of one phase."""
+
+    phase: str
+    feeds: int
+    items: int  # entries in the bodies that came back 200 (i.e. were parsed)
+    seconds: float
+    statuses: Counter[str] = field(default_factory=Counter)
+    new: int = 0
+    changed: int = 0
+    matches: int = 0
+    sent: int = 0
+    cpu: float = 0.0  # CPU seconds of this process (client, feed server threads included)
+    server_cpu: float | None = None  # CPU seconds of the Prefect server subprocess
+    rss_mib: float = 0.0  # ru_maxrss after the run
+    connections: int = 0  # TCP connections the feed server accepted during the run
+    spread: tuple[float, float] | None = None  # (min, max) seconds over repeats
+
+
+def median_row(rows: Sequence[Row]) -> Row:
+    """The first run's counts with the median timings of all runs."""
+    first = rows[0]
+    server = [r.server_cpu for r in rows if r.server_cpu is not None]
+    return Row(
+        phase=first.phase,
+        feeds=first.feeds,
+        items=first.items,
+        seconds=statistics.median(r.seconds for r in rows),
+        spread=(min(r.seconds for r in rows), max(r.seconds for r in rows))
+        if len(rows) > 1
+        else None,
+        connections=first.connections,
+        statuses=first.statuses,
+        new=first.new,
+        changed=first.changed,
+        matches=first.matches,
+        sent=first.sent,
+        cpu=statistics.median(r.cpu for r in rows),
+        server_cpu=statistics.median(server) if server else None,
+        rss_mib=max(r.rss_mib for r in rows),
+    )
+
+
+def peak_rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+
+class _ConnectionCounter:
+    """Counts the TCP connections the feed server accepts (one handler setup per connection)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self._lock = threading.Lock()
+
+    def install(self, handler: Any) -> None:
+        original = handler.setup
+
+        def setup(this: Any) -> None:
+            with self._lock:
+                self.count += 1
+            original(this)
+
+        handler.setup = setup
+
+
+CONNECTIONS = _ConnectionCounter()
+
+
+# ---------------------------------------------------------------------------------------------
+# The Prefect server: a temporary one (excluded from the figures) unless PREFECT_API_URL is set
+
+
+@dataclass
+class PrefectInfo:
+    mode: str
+    startup_seconds: float | None = None
+    pid: int | None = None
+
+    def cpu(self) -> float | None:
+        """utime + stime of the server subprocess, from /proc (None if unknown)."""
+        if self.pid is None:
+            return None
+        try:
+            fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return None
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def peak_rss_mib(self) -> float | None:
+        if self.pid is None:
+            return None
+        try:
+            status = Path(f"/proc/{self.pid}/status").read_text()
+        except OSError:
+            return None
+        found = re.search(r"^VmHWM:\s+(\d+) kB", status, re.MULTILINE)
+        return int(found.group(1)) / 1024 if found else None
+
+
+@contextmanager
+def prefect_server() -> Iterator[PrefectInfo]:
+    if os.environ.get("PREFECT_API_URL"):
+        yield PrefectInfo(f"external server PREFECT_API_URL={os.environ['PREFECT_API_URL']}")
+        return
+    from prefect.server.api.server import SubprocessASGIServer
+    from prefect.testing.utilities import prefect_test_harness
+
+    started = time.perf_counter()
+    with prefect_test_harness(server_startup_timeout=90):
+        info = PrefectInfo("temporary server (prefect_test_harness)")
+        info.startup_seconds = time.perf_counter() - started
+        server = SubprocessASGIServer._instances.get(None)
+        process = getattr(server, "server_process", None)
+        info.pid = process.pid if process is not None else None
+        yield info
+
+
+# ---------------------------------------------------------------------------------------------
+# State: the feed server's routes, the database, the config files
+
+
+@dataclass
+class Bench:
+    args: argparse.Namespace
+    tmp: Path
+    server: Any  # FeedServer
+    prefect: PrefectInfo
+    items_at: dict[str, int] = field(default_factory=dict)  # absolute URL → items served
+    db_count: int = 0
+
+    def publish(self, path: str, body: bytes, content_type: str) -> None:
+        self.server.set(path, body, content_type=content_type, delay=self.args.latency)
+        self.items_at[self.server.url(path)] = len(_ITEM_TAG.findall(body))
+
+    def fresh_db(self) -> str:
+        """An empty store: a new SQLite file, or the given database with parley's tables dropped."""
+        self.db_count += 1
+        if self.args.database_url is None:
+            return f"sqlite:///{self.tmp / f'parley-{self.db_count}.db'}"
+        from sqlmodel import SQLModel
+
+        from parley.storage.db import make_engine
+
+        engine = make_engine(self.args.database_url)
+        try:
+            SQLModel.metadata.drop_all(engine)
+        finally:
+            engine.dispose()
+        return str(self.args.database_url)
+
+    def overrides(self, db_url: str, feeds_file: Path) -> dict[str, str | None]:
+        channels = self.tmp / f"channels-{self.db_count}.yaml"
+        alerts = self.tmp / f"alerts-{self.db_count}.jsonl"
+        document = {"channels": [{"name": "bench-jsonl", "url": f"jsonl://{alerts}"}]}
+        channels.write_text(yaml.safe_dump(document), encoding="utf-8")
+        overrides: dict[str, str | None] = {
+            "database_url": db_url,
+            "channels_file": str(channels),
+            "feeds_file": str(feeds_file),
+        }
+        if self.args.per_host is not None:
+            overrides["fetch_per_host"] = str(self.args.per_host)
+        return overrides
+
+    async def cycle(self, phase: str, overrides: dict[str, str | None]) -> Row:
+        """One monitor flow run, timed around the call."""
+        from parley.flows.monitor import monitor
+
+        cpu0, server0 = time.process_time(), self.prefect.cpu()
+        conns0 = CONNECTIONS.count
+        started = time.perf_counter()
+        report = await monitor(base_url=self.server.base_url, force=True, overrides=overrides)
+        seconds = time.perf_counter() - started
+        cpu, server1 = time.process_time() - cpu0, self.prefect.cpu()
+        if report.failures:
+            first = report.failures[0]
+            print(f"warning: {phase}: {len(report.failures)} feeds failed, e.g. {first.error}",
+                  file=sys.stderr)  # fmt: skip
+        ok = [o for o in report.feeds if o.status in ("ok", "warning")]
+        return Row(
+            phase=phase,
+            feeds=len(report.feeds),
+            items=sum(self.items_at.get(o.url, 0) for o in ok),
+            seconds=seconds,
+            statuses=Counter(o.status for o in report.feeds),
+            new=sum(o.new for o in report.feeds),
+            changed=sum(o.changed for o in report.feeds),
+            matches=len(report.matches),
+            sent=report.delivery.sent if report.delivery else 0,
+            cpu=cpu,
+            server_cpu=None if server0 is None or server1 is None else server1 - server0,
+            rss_mib=peak_rss_mib(),
+            connections=CONNECTIONS.count - conns0,
+        )
+
+
+def write_feeds_file(path: Path, feeds: Sequence[feedgen.Feed]) -> Path:
+    entries = [{"name": f.name, "url": f.path, "language": f.language, "tier": "media"}
+               for f in feeds]  # fmt: skip
+    path.write_text(yaml.safe_dump({"feeds": entries}, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+def demo_step(bench: Bench, step: str) -> None:
+    """Serve one step of seeds/demo like `parley demo` does (files not in it stay as they were)."""
+    for path in sorted((DEMO_DIR / "steps" / step).glob("*.xml")):
+        body = path.read_bytes()
+        kind = "atom" if b"<feed" in body[:500] else "rss"
+        bench.publish(f"/{path.name}", body, f"application/{kind}+xml; charset=utf-8")
+
+
+# ---------------------------------------------------------------------------------------------
+# The floor: the same feeds with bare threads, one httpx.Client and feedparser; nothing else
+
+
+def floor(urls: Sequence[str]) -> tuple[float, int, float]:
+    import feedparser
+    import httpx
+
+    cpu0 = time.process_time()
+    started = time.perf_counter()
+    with httpx.Client() as client, ThreadPoolExecutor(FLOOR_WORKERS) as pool:
+
+        def one(url: str) -> int:
+            response = client.get(url)
+            response.raise_for_status()
+            return len(feedparser.parse(response.content).entries)
+
+        items = sum(pool.map(one, urls))
+    return time.perf_counter() - started, items, time.process_time() - cpu0
+
+
+# ---------------------------------------------------------------------------------------------
+# Where time goes: the same cold cycle as plain functions (no Prefect), step by step
+
+
+class Timers:
+    """Wrap functions for the length of one run and add up the wall time spent in each."""
+
+    def __init__(self) -> None:
+        self.seconds: Counter[str] = Counter()
+        self.calls: Counter[str] = Counter()
+        self._undo: list[tuple[Any, str, Any]] = []
+        self.step = ""  # a label may say {step}: the step running when the call is made
+
+    def wrap(self, owner: Any, name: str, label: str) -> None:
+        original = getattr(owner, name)
+        seconds, calls = self.seconds, self.calls
+
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            started = time.perf_counter()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                key = label.format(step=self.step)
+                seconds[key] += time.perf_counter() - started
+                calls[key] += 1
+
+        self._undo.append((owner, name, original))
+        setattr(owner, name, timed)
+
+    def restore(self) -> None:
+        for owner, name, original in reversed(self._undo):
+            setattr(owner, name, original)
+        self._undo.clear()
+
+
+@dataclass
+class Plain:
+    steps: dict[str, float]  # top-level steps, in order
+    parts: list[tuple[str, float, int]]  # (label, seconds, calls) inside `process` / deliver
+    entries: int
+    matches: int
+    sent: int
+    cpu: float = 0.0  # CPU seconds of this process over the steps
+
+    @property
+    def total(self) -> float:
+        return sum(self.steps.values())
+
+
+def median_plain(runs: Sequence[Plain]) -> Plain:
+    first = runs[0]
+    steps = {name: statistics.median(r.steps[name] for r in runs) for name in first.steps}
+    seconds = {label: [p[1] for r in runs for p in r.parts if p[0] == label]
+               for label, _, _ in first.parts}  # fmt: skip
+    parts = [(label, statistics.median(seconds[label]), calls) for label, _, calls in first.parts]
+    cpu = statistics.median(r.cpu for r in runs)
+    return Plain(steps, parts, first.entries, first.matches, first.sent, cpu)
+
+
+async def plain_cold(
+    bench: Bench, feeds_file: Path, profile: cProfile.Profile | None = None
+) -> Plain:
+    """The cold cycle as the plain functions of flows/pipeline/cycle.py, on a fresh store."""
+    from sqlalchemy.orm import Session
+
+    from parley.flows.ingest.fetch import fetch_all
+    from parley.flows.pipeline import deliver as deliver_module
+    from parley.flows.pipeline import process as process_module
+    from parley.flows.pipeline.cycle import (
+        due_requests,
+        fetch_config,
+        open_runtime,
+        process,
+        utcnow,
+    )
+    from parley.flows.pipeline.deliver import deliver_due
+    from parley.flows.settings import load_settings
+    from parley.flows.topics.match import TopicMatcher
+    from parley.storage import outbox
+
+    steps: dict[str, float] = {}
+
+    timers = Timers()
+
+    @contextmanager
+    def step(name: str) -> Iterator[None]:
+        timers.step = name.split(" ")[0]
+        started = time.perf_counter()
+        yield
+        steps[name] = time.perf_counter() - started
+
+    settings = load_settings(**bench.overrides(bench.fresh_db(), feeds_file))
+    parts = [
+        (process_module, "_parse", "parse: feedparser + clean_text (nh3)"),
+        (process_module, "record_fetch", "store: record_fetch (feed row)"),
+        (process_module, "apply_entries", "store: apply_entries (entry + revision INSERTs)"),
+        (TopicMatcher, "match", "match: TopicMatcher.match"),
+        (process_module, "record_match", "store: record_match (match INSERT)"),
+        (process_module, "render_alert", "queue: render_alert"),
+        (outbox, "enqueue", "queue: outbox.enqueue (INSERT)"),
+        (Session, "commit", "{step}: Session.commit"),
+        (outbox, "claim_due", "deliver: outbox.claim_due (UPDATE per row)"),
+        (deliver_module, "send", "deliver: send (apprise → jsonl)"),
+    ]  # fmt: skip
+    for owner, name, label in parts:
+        timers.wrap(owner, name, label)
+    cpu0 = time.process_time()
+    try:
+        with profile or nullcontext():  # type: ignore[attr-defined]
+            with step("open_runtime (config, topics, channels, create tables)"):
+                runtime = open_runtime(
+                    settings, feeds_file=feeds_file, base_url=bench.server.base_url
+                )
+            with step("due_requests (sync the feed rows)"):
+                requests, _ = due_requests(runtime, utcnow(), force=True)
+            with step("fetch_all (httpx, async, per-host limit)"):
+                results = await fetch_all(requests, fetch_config(settings))
+            with step("process (parse, store, match, queue; a transaction per feed)"):
+                outcomes = process(runtime, results)
+            with step("deliver_due (outbox → jsonl)"):
+                delivery = deliver_due(
+                    runtime.engine, runtime.channels, utcnow,
+                    max_attempts=settings.deliver_max_attempts, timeout=settings.deliver_timeout,
+                )  # fmt: skip
+    finally:
+        timers.restore()
+        runtime.engine.dispose()
+    return Plain(
+        steps=steps,
+        parts=[(label, timers.seconds[label], timers.calls[label]) for label in timers.seconds],
+        entries=sum(o.new for o in outcomes),
+        matches=sum(len(o.matches) for o in outcomes),
+        sent=delivery.sent,
+        cpu=time.process_time() - cpu0,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# The run
+
+
+async def run_all(bench: Bench, gen: list[feedgen.Feed], mutated: dict[str, feedgen.Feed],
+                  bodies: dict[str, bytes]) -> dict[str, Any]:  # fmt: skip
+    args, tmp = bench.args, bench.tmp
+    rows: dict[str, list[Row]] = {}
+    plains: list[Plain] = []
+
+    def keep(row: Row) -> None:
+        rows.setdefault(row.phase, []).append(row)
+        print(f"  {row.phase}: {row.seconds:.2f} s", file=sys.stderr)
+
+    def serve_original() -> None:
+        for feed in gen:
+            bench.publish(feed.path, bodies[feed.path], feed.content_type)
+
+    serve_original()
+    gen_file = write_feeds_file(tmp / "feeds.yaml", gen)
+    one_file = write_feeds_file(tmp / "feeds-1.yaml", gen[:1])
+    demo_file = DEMO_DIR / "feeds.yaml"
+
+    # Warm-up: the first flow run in a process pays for imports, the client and its caches.
+    warmup = await bench.cycle(
+        "warm-up (first flow run, 1 feed)", bench.overrides(bench.fresh_db(), one_file)
+    )
+    keep(warmup)
+
+    for rep in range(args.repeat):
+        print(f"repeat {rep + 1}/{args.repeat}", file=sys.stderr)
+        # The demo, like `parley demo`: 01-first, then 03-news (02-unchanged changes nothing).
+        demo_db = bench.fresh_db()
+        demo_step(bench, "01-first")
+        keep(await bench.cycle("demo 01-first", bench.overrides(demo_db, demo_file)))
+        demo_step(bench, "03-news")
+        keep(await bench.cycle("demo 03-news", bench.overrides(demo_db, demo_file)))
+
+        # Generated feeds: cold (empty store), warm (all 304), mutated (5% of feeds changed).
+        serve_original()
+        db = bench.fresh_db()
+        keep(await bench.cycle("cold", bench.overrides(db, gen_file)))
+        keep(await bench.cycle("warm (all 304)", bench.overrides(db, gen_file)))
+        for path, feed in mutated.items():
+            bench.publish(path, feed.render(), feed.content_type)
+        keep(await bench.cycle(f"mutated ({len(mutated)} feeds: +1 new, 1 edited)",
+                               bench.overrides(db, gen_file)))  # fmt: skip
+        serve_original()
+        # Where time goes: the cold cycle again as plain functions, without Prefect.
+        plains.append(await plain_cold(bench, gen_file))
+        print(f"  cold, plain functions: {plains[-1].total:.2f} s", file=sys.stderr)
+
+    if args.profile:  # a separate run: cProfile slows the code about 2x
+        profile = cProfile.Profile()
+        await plain_cold(bench, gen_file, profile)
+        profile.dump_stats(args.profile)
+
+    # The floor.
+    urls = [bench.server.url(feed.path) for feed in gen]
+    conns0 = CONNECTIONS.count
+    floors = [floor(urls) for _ in range(args.repeat)]
+    floor_conns = (CONNECTIONS.count - conns0) // args.repeat
+    floor_row = Row(
+        phase=f"floor ({FLOOR_WORKERS} threads, httpx.Client + feedparser, no store)",
+        feeds=len(urls),
+        items=floors[0][1],
+        seconds=statistics.median(f[0] for f in floors),
+        statuses=Counter({"ok": len(urls)}),
+        cpu=statistics.median(f[2] for f in floors),
+        rss_mib=peak_rss_mib(),
+        connections=floor_conns,
+    )
+    return {"rows": rows, "floor": floor_row, "plain": median_plain(plains)}
+
+
+# ---------------------------------------------------------------------------------------------
+# Output
+
+
+def _num(value: float | None, digits: int = 2) -> str:
+    return "—" if value is None else f"{value:.{digits}f}"
+
+
+def _seconds(row: Row) -> str:
+    if row.spread is None:
+        return f"{row.seconds:.2f}"
+    return f"{row.seconds:.2f} ({row.spread[0]:.2f}–{row.spread[1]:.2f})"
+
+
+def _statuses(counter: Counter[str]) -> str:
+    short = {"ok": "200", "not_modified": "304"}
+    return ", ".join(f"{n}×{short.get(s, s)}" for s, n in counter.most_common())
+
+
+def render(bench: Bench, result: dict[str, Any], meta: dict[str, Any]) -> str:
+    args = bench.args
+    rows: dict[str, list[Row]] = result["rows"]
+    floor_row: Row = result["floor"]
+    plain: Plain = result["plain"]
+    cold = median_row(rows["cold"])
+    out = []
+    store = "PostgreSQL " + meta["db_safe"] if args.database_url else "SQLite (temporary file, WAL)"
+    prefect = bench.prefect
+    started = (f", started in {prefect.startup_seconds:.1f} s (excluded)"
+               if prefect.startup_seconds is not None else "")  # fmt: skip
+    out += [
+        "## parley monitor cycle benchmark",
+        "",
+        f"- machine: {os.cpu_count()} CPUs (nproc {len(os.sched_getaffinity(0))}), "
+        f"{platform.python_implementation()} {platform.python_version()}, prefect {meta['prefect']}, "
+        f"{platform.system()} {platform.release()}; load average at start "
+        f"{' '.join(f'{x:.2f}' for x in meta['load'])}",
+        f"- parley code measured: {meta['code']}",
+        f"- store: {store}",
+        f"- Prefect API: {prefect.mode}{started}",
+        f"- feeds: {args.feeds} × {args.items} items ({meta['rss']} RSS 2.0, {meta['atom']} Atom), "
+        f"{meta['bytes'] / 1e6:.1f} MB in all, {meta['planted']} topical items planted "
+        f"({meta['planted'] / max(1, args.feeds * args.items):.1%}); generated in "
+        f"{meta['gen_seconds']:.1f} s (excluded)",
+        f"- latency per request: {args.latency:g} s; repeat: {args.repeat} (median shown); "
+        f"fetch_per_host: {args.per_host if args.per_host is not None else '2 (parley default)'}; "
+        f"fetch_concurrency 16; one jsonl:// alert channel; feed server: "
+        f"{'Nagle on, as shipped (--nagle)' if args.nagle else 'TCP_NODELAY (set by the bench)'}",
+        "",
+        "| phase | feeds | items | seconds | items/s | responses | new | edited | matches "
+        "| alerts sent | TCP conns | CPU s (this process) | CPU s (Prefect server) |",
+        "|---|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    ordered = [median_row(r) for r in rows.values()] + [floor_row]
+    for row in ordered:
+        rate = f"{row.items / row.seconds:,.0f}" if row.items and row.seconds else "—"
+        out.append(
+            f"| {row.phase} | {row.feeds} | {row.items} | {_seconds(row)} | {rate} "
+            f"| {_statuses(row.statuses)} | {row.new} | {row.changed} | {row.matches} "
+            f"| {row.sent} | {row.connections} | {row.cpu:.2f} | {_num(row.server_cpu)} |"
+        )
+    server_rss = prefect.peak_rss_mib()
+    out += [
+        "",
+        f"- cold / floor: **{cold.seconds / floor_row.seconds:.1f}×** "
+        f"({cold.seconds:.2f} s vs {floor_row.seconds:.2f} s)",
+        f"- peak RSS of this process: **{peak_rss_mib():.0f} MiB** (ru_maxrss; includes the "
+        f"in-process feed server and all generated bodies)"
+        + (f"; Prefect server subprocess: {server_rss:.0f} MiB (VmHWM)" if server_rss else ""),
+        "",
+        "### Where the cold cycle's time goes",
+        "",
+        "The same cold cycle run again, after each repeat, as the plain functions of "
+        "flows/pipeline/cycle.py (no Prefect), on a fresh store, with timers wrapped around "
+        f"parley's functions (median of {args.repeat}):",
+        "",
+        "| step | seconds | calls |",
+        "|---|---:|---:|",
+    ]
+    for name, seconds in plain.steps.items():
+        key = name.split(" ")[0]
+        out.append(f"| {name} | {seconds:.2f} | |")
+        inside = [p for p in plain.parts if _step_of(p[0]) == key]
+        for label, part, calls in inside:
+            out.append(f"| &nbsp;&nbsp;↳ {label} | {part:.2f} | {calls} |")
+        if inside:
+            rest = seconds - sum(p[1] for p in inside)
+            out.append(f"| &nbsp;&nbsp;↳ rest (sessions, Session.get, ORM and glue) "
+                       f"| {rest:.2f} | |")  # fmt: skip
+    overhead = cold.seconds - plain.total
+    out += [
+        f"| **total, plain functions** (CPU {plain.cpu:.2f} s) | **{plain.total:.2f}** | |",
+        f"| Prefect flow, cold, from the table above (CPU {cold.cpu:.2f} s) "
+        f"| {cold.seconds:.2f} | |",
+        f"| → flow + task overhead: flow − plain (CPU: {cold.cpu - plain.cpu:+.2f} s) "
+        f"| {overhead:+.2f} | |",
+        "",
+        f"(plain run: {plain.entries} new entries, {plain.matches} matches, "
+        f"{plain.sent} alerts sent)",
+    ]
+    if args.profile:
+        out += ["", f"cProfile of the plain cold run: {args.profile}"]
+    return "\n".join(out)
+
+
+def _step_of(label: str) -> str:
+    """The plain-run step a timed part belongs to (its label starts with the step's key)."""
+    group = label.split(":")[0]
+    if group in ("parse", "store", "match", "queue"):
+        return "process"
+    return "deliver_due" if group == "deliver" else group
+
+
+def profile_summary(path: str, limit: int = 25) -> str:
+    buffer = io.StringIO()
+    stats = pstats.Stats(path, stream=buffer)
+    stats.sort_stats("tottime").print_stats(limit)
+    stats.sort_stats("cumulative").print_stats(limit)
+    return buffer.getvalue()
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser.add_argument("--feeds", type=int, default=200, help="generated feeds (default 200)")
+    parser.add_argument("--items", type=int, default=50, help="items per feed (default 50)")
+    parser.add_argument(
+        "--database-url",
+        help="store to use instead of a temporary SQLite file, e.g. "
+        "postgresql://postgres@127.0.0.1:5432/parley_bench. THROWAWAY ONLY: parley's tables "
+        "in it are dropped before each fresh run.",
+    )
+    parser.add_argument("--latency", type=float, default=0.0,
+                        help="seconds the feed server waits before each answer (default 0)")  # fmt: skip
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="run each phase K times on fresh state; report the median")  # fmt: skip
+    parser.add_argument("--per-host", type=int, default=None,
+                        help="override parley's fetch_per_host (default: parley's own, 2); "
+                        "every generated feed is on 127.0.0.1, so this caps the fetch")  # fmt: skip
+    parser.add_argument(
+        "--nagle",
+        action="store_true",
+        help="serve as FeedServer ships (Nagle on): each 200 answer then stalls ~40 ms on "
+        "delayed ACK; by default the bench sets TCP_NODELAY on the server's sockets",
+    )
+    parser.add_argument("--seed", type=int, default=20250322, help="generator seed")
+    parser.add_argument("--profile", metavar="FILE",
+                        help="cProfile the plain-function cold run into FILE and print a summary")  # fmt: skip
+    args = parser.parse_args(argv)
+    if args.feeds < 1 or args.items < 1 or args.repeat < 1 or args.latency < 0:
+        parser.error("--feeds, --items and --repeat must be at least 1; --latency not negative")
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    import prefect
+
+    from parley.flows.ingest import localserver
+    from parley.flows.ingest.localserver import FeedServer
+    from parley.storage.db import safe_url
+
+    # FeedServer writes the headers and the body of an answer separately; with Nagle on, the
+    # body waits for the client's delayed ACK (~40 ms on Linux). Real feed servers (nginx:
+    # tcp_nodelay on) do not stall like that, so by default the bench sets TCP_NODELAY, in
+    # this process only (socketserver.StreamRequestHandler.disable_nagle_algorithm).
+    localserver._Handler.disable_nagle_algorithm = not args.nagle
+    CONNECTIONS.install(localserver._Handler)
+
+    started = time.perf_counter()
+    gen = feedgen.generate(args.feeds, args.items, seed=args.seed)
+    bodies = {feed.path: feed.render() for feed in gen}
+    rng = random.Random(args.seed + 1)
+    chosen = sorted(rng.sample(range(len(gen)), max(1, round(len(gen) * MUTATED_SHARE))))
+    mutated = {gen[i].path: feedgen.mutate(gen[i], rng) for i in chosen}
+    meta = {
+        "prefect": prefect.__version__,
+        "rss": sum(f.kind == "rss" for f in gen),
+        "atom": sum(f.kind == "atom" for f in gen),
+        "bytes": sum(len(b) for b in bodies.values()),
+        "planted": sum(1 for f in gen for i in f.items if i.topic),
+        "gen_seconds": time.perf_counter() - started,
+        "load": os.getloadavg(),
+        "code": str(Path(localserver.__file__).resolve().parent.parent),
+        "db_safe": safe_url(args.database_url) if args.database_url else "",
+    }
+
+    tmp = Path(tempfile.mkdtemp(prefix="parley-bench-"))
+    try:
+        with FeedServer() as server, prefect_server() as info:
+            print(f"Prefect: {info.mode}", file=sys.stderr)
+            bench = Bench(args, tmp, server, info)
+            result = asyncio.run(run_all(bench, gen, mutated, bodies))
+            print(render(bench, result, meta))
+        if args.profile:
+            print("\n```\n" + profile_summary(args.profile) + "```", file=sys.stderr)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if args.database_url:
+            Bench(args, tmp, None, PrefectInfo("")).fresh_db()  # leave no bench tables behind
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Stories: grouping items across outlets and telling what a later item adds."""

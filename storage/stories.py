@@ -1,0 +1,112 @@
+"""Stories: find the open ones of a topic, open a new one, add an entry to one."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+
+from sqlmodel import Session, col, func, select
+
+from .models import Entry, Feed, Story, StoryEntry
+from .upsert import insert_ignore
+
+
+def recent_stories(
+    session: Session, topic_key: str, since: datetime, until: datetime
+) -> list[Story]:
+    """The topic's stories active between ``since`` and ``until``, most recent first."""
+    query = (
+        select(Story)
+        .where(
+            Story.topic_key == topic_key,
+            col(Story.last_seen_at) >= since,
+            col(Story.first_seen_at) <= until,
+        )
+        .order_by(col(Story.last_seen_at).desc())
+    )
+    return list(session.exec(query))
+
+
+def story_of_entry(session: Session, entry_id: int, topic_key: str) -> Story | None:
+    query = (
+        select(Story)
+        .join(StoryEntry, col(StoryEntry.story_id) == Story.id)
+        .where(StoryEntry.entry_id == entry_id, Story.topic_key == topic_key)
+    )
+    return session.exec(query).first()
+
+
+def open_story(
+    session: Session,
+    *,
+    topic_key: str,
+    entry: Entry,
+    official: bool,
+    signature: Sequence[str],
+    facts: Mapping[str, Sequence[str]],
+    when: datetime,
+) -> Story:
+    assert entry.id is not None
+    story = Story(
+        topic_key=topic_key,
+        headline=entry.title,
+        opened_by=entry.id,
+        first_seen_at=when,
+        last_seen_at=when,
+        official=official,
+        signature=sorted(signature),
+        facts={k: sorted(v) for k, v in facts.items()},
+    )
+    session.add(story)
+    session.flush()
+    assert story.id is not None
+    add_to_story(session, story, entry, role="opened", added=facts, when=when)
+    return story
+
+
+def add_to_story(
+    session: Session,
+    story: Story,
+    entry: Entry,
+    *,
+    role: str,
+    added: Mapping[str, Sequence[str]],
+    when: datetime,
+) -> bool:
+    """Record the entry in the story (``when`` it was published); False if already there."""
+    assert story.id is not None
+    assert entry.id is not None
+    values = {
+        "story_id": story.id,
+        "entry_id": entry.id,
+        "feed_id": entry.feed_id,
+        "role": role,
+        "added": {k: sorted(v) for k, v in added.items() if v},
+        "created_at": when,
+    }
+    if insert_ignore(session, StoryEntry, values, ["story_id", "entry_id"]) is None:
+        return False
+    story.last_seen_at = max(story.last_seen_at, when)
+    story.first_seen_at = min(story.first_seen_at, when)
+    story.outlets = outlet_count(session, story.id)
+    session.add(story)
+    return True
+
+
+def outlet_count(session: Session, story_id: int) -> int:
+    query = select(func.count(func.distinct(StoryEntry.feed_id))).where(
+        StoryEntry.story_id == story_id
+    )
+    return int(session.exec(query).one())
+
+
+def story_members(session: Session, story_id: int) -> list[tuple[StoryEntry, Entry, Feed]]:
+    """The story's entries with their feeds, in the order they joined."""
+    query = (
+        select(StoryEntry, Entry, Feed)
+        .join(Entry, col(Entry.id) == StoryEntry.entry_id)
+        .join(Feed, col(Feed.id) == StoryEntry.feed_id)
+        .where(StoryEntry.story_id == story_id)
+        .order_by(col(StoryEntry.created_at), col(StoryEntry.id))
+    )
+    return [(se, e, f) for se, e, f in session.exec(query)]
