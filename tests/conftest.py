@@ -11,6 +11,7 @@ from pg import pg_available, throwaway_database
 from sqlalchemy.engine import Engine
 from sqlmodel import SQLModel
 
+from parley.flows.ingest.localserver import FeedServer
 from parley.storage.db import init_db, make_engine
 
 # Unit tests never start a Prefect server by accident; flow tests opt in (tests/prefect_env.py).
@@ -60,3 +61,10 @@ def prefect_harness() -> Iterator[None]:
 
     with prefect_test_harness(server_startup_timeout=90):
         yield
+
+
+@pytest.fixture
+def server() -> Iterator[FeedServer]:
+    """A loopback feed server with ETag/304 support, stopped after the test."""
+    with FeedServer() as feeds:
+        yield feeds

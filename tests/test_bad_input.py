@@ -9,7 +9,6 @@ page, a 404, a slow answer (past ``fetch_timeout``), an over-size body (past
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -48,12 +47,6 @@ BAD = {
     "/slow.xml": FetchStatus.TIMEOUT,
     "/huge.xml": FetchStatus.TOO_LARGE,
 }
-
-
-@pytest.fixture
-def server() -> Iterator[FeedServer]:
-    with FeedServer() as feeds:
-        yield feeds
 
 
 def _serve_good(server: FeedServer) -> None:

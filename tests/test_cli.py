@@ -8,16 +8,13 @@ line, the channel or the database — with secrets masked and never a traceback.
 from __future__ import annotations
 
 import asyncio
-import os
 import re
-import subprocess
-import sys
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import yaml
+from clirun import Cli, Result, clean_environ
 from flowrun import DEMO, demo_feeds, jsonl_alerts, publish
 from receivers import WebhookReceiver
 
@@ -32,56 +29,12 @@ COMMAND_TIMEOUT = 60
 RUN_TIMEOUT = 180
 
 
-def _command() -> list[str]:
-    script = Path(sys.executable).with_name("parley")
-    if script.exists():
-        return [str(script)]
-    return [sys.executable, "-c", "from parley.flows.cli import main; main()"]
-
-
-@dataclass(frozen=True)
-class Result:
-    code: int
-    out: str
-    err: str
-
-    @property
-    def both(self) -> str:
-        return self.out + self.err
-
-
-@dataclass
-class Cli:
-    """Runs `parley …` in ``cwd`` with only the PARLEY_* settings given here."""
-
-    cwd: Path
-    env: dict[str, str]
-
-    def __call__(self, *args: str, timeout: float = COMMAND_TIMEOUT, **env: str) -> Result:
-        full = {**self.env, **env}
-        done = subprocess.run(
-            [*_command(), *args],
-            cwd=self.cwd,
-            env=full,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
-        return Result(done.returncode, done.stdout, done.stderr)
-
-
-def _clean_environ() -> dict[str, str]:
-    """This process's environment without parley's or Prefect's own settings."""
-    return {k: v for k, v in os.environ.items() if not k.startswith(("PARLEY_", "PREFECT_"))}
-
-
 @pytest.fixture
 def cli(tmp_path: Path) -> Cli:
     feeds = tmp_path / "feeds.yaml"
     feeds.write_text("feeds:\n  - name: One\n    url: http://127.0.0.1:9/one.xml\n", "utf-8")
     env = {
-        **_clean_environ(),
+        **clean_environ(),
         "COLUMNS": "250",  # rich tables at full width
         "PARLEY_DATABASE_URL": f"sqlite:///{tmp_path / 'parley.db'}",
         "PARLEY_TOPICS_FILE": str(TOPICS),
@@ -220,12 +173,6 @@ def test_alerts_on_an_empty_store(cli: Cli) -> None:
     result = cli("alerts")
     assert result.code == 0, result
     assert "the outbox is empty" in result.out
-
-
-@pytest.fixture
-def server() -> Iterator[FeedServer]:
-    with FeedServer() as feeds:
-        yield feeds
 
 
 @pytest.fixture

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -11,12 +10,6 @@ from flowrun import DEMO, Monitor, jsonl_alerts
 from parley.flows.ingest.localserver import FeedServer
 
 pytestmark = [pytest.mark.prefect, pytest.mark.usefixtures("prefect_harness")]
-
-
-@pytest.fixture
-def server() -> Iterator[FeedServer]:
-    with FeedServer() as feeds:
-        yield feeds
 
 
 def _health(sink: Path) -> list[str]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -13,12 +12,6 @@ import pytest
 from parley.flows.ingest.localserver import FeedServer
 
 BODY = b'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title></channel></rss>'
-
-
-@pytest.fixture
-def server() -> Iterator[FeedServer]:
-    with FeedServer() as feeds:
-        yield feeds
 
 
 def get(url: str, **headers: str) -> httpx.Response:

@@ -32,12 +32,6 @@ NEGATIVE_UIDS = {
 
 
 @pytest.fixture
-def server() -> Iterator[FeedServer]:
-    with FeedServer() as feeds:
-        yield feeds
-
-
-@pytest.fixture
 def hook() -> Iterator[WebhookReceiver]:
     with WebhookReceiver() as receiver:
         yield receiver

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from clirun import Cli, Result
 from sqlalchemy import func
 from sqlmodel import select
 
@@ -25,38 +24,6 @@ SEED_KEYS = ("black-sea", "znpp", "energy-truce", "ceasefire-30-day", "prisoner-
 CORPUS = Path(os.environ.get("PARLEY_CORPUS") or ROOT.parent / "shared" / "corpus")
 CORPUS_LABELS = ROOT / "bench" / "corpus_labels.jsonl"
 TIMEOUT = 60
-
-
-def _command() -> list[str]:
-    script = Path(sys.executable).with_name("parley")
-    if script.exists():
-        return [str(script)]
-    return [sys.executable, "-c", "from parley.flows.cli import main; main()"]
-
-
-@dataclass(frozen=True)
-class Result:
-    code: int
-    out: str
-    err: str
-
-
-@dataclass
-class Cli:
-    cwd: Path
-    env: dict[str, str]
-
-    def __call__(self, *args: str) -> Result:
-        done = subprocess.run(
-            [*_command(), *args],
-            cwd=self.cwd,
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=TIMEOUT,
-            check=False,
-        )
-        return Result(done.returncode, done.stdout, done.stderr)
 
 
 @pytest.fixture

@@ -123,6 +123,21 @@ def test_stem_and_apostrophe_terms() -> None:
     assert not matcher.match("перемиря", "")
 
 
+def test_stem_in_a_phrase_spans_a_word_with_an_apostrophe() -> None:
+    # "перемир*" ends at the apostrophe of перемир'я: the phrase goes on after the whole word
+    topics = [Topic("t", "T", "low", ("перемир* на 30 днів", "в'язн* звільн*"), (), ())]
+    matcher = TopicMatcher(topics)
+    for text in ("перемир'я на 30 днів", "Перемир’ю на 30 днів", "перемирʼї на 30 днів"):
+        [match] = matcher.match(text, "")
+        assert match.hits[0].text == text, text
+    assert matcher.match("в'язнів звільнили", "")
+    assert not matcher.match("перемир'я, на 30 днів", "")  # a comma is no apostrophe
+    assert not matcher.match("перемир'я я на 30 днів", "")
+    # an apostrophe written in the term is matched as written, not skipped over
+    literal = TopicMatcher([Topic("p", "P", "low", ("пам* ять",), (), ())])
+    assert not literal.match("пам'ять", "")
+
+
 def test_matcher_keeps_its_topics(matcher: TopicMatcher) -> None:
     assert [topic.key for topic in matcher.topics] == ["znpp", "swap"]
 
