@@ -11,7 +11,7 @@ from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from .models import Entry, EntryRevision
-from .upsert import insert_ignore
+from .upsert import insert_ignore, insert_many_ignore
 
 LOOKUP_CHUNK = 500
 
@@ -79,17 +79,14 @@ def apply_entries(
     for draft in drafts:
         unique.setdefault(draft.uid, draft)
     existing = _existing(session, feed_id, list(unique))
-    changes: list[EntryChange] = []
-    for uid, draft in unique.items():
-        current = existing.get(uid)
-        if current is None:
-            change = _insert(session, feed_id, draft, now)
-        elif current.content_hash != draft.content_hash:
+    fresh = [draft for uid, draft in unique.items() if uid not in existing]
+    changes = _insert_all(session, feed_id, fresh, now)
+    for uid, current in existing.items():
+        draft = unique[uid]
+        if current.content_hash != draft.content_hash:
             change = _update(session, current, draft, now)
-        else:
-            change = None
-        if change is not None:
-            changes.append(change)
+            if change is not None:
+                changes.append(change)
     return changes
 
 
@@ -119,10 +116,10 @@ def _draft_values(draft: EntryDraftLike) -> dict[str, Any]:
     }
 
 
-def _add_revision(
-    session: Session, entry_id: int, revision: int, draft: EntryDraftLike, now: datetime
-) -> None:
-    values = {
+def _revision_values(
+    entry_id: int, revision: int, draft: EntryDraftLike, now: datetime
+) -> dict[str, Any]:
+    return {
         "entry_id": entry_id,
         "revision": revision,
         "title": draft.title,
@@ -131,25 +128,46 @@ def _add_revision(
         "content_hash": draft.content_hash,
         "seen_at": now,
     }
+
+
+def _add_revision(
+    session: Session, entry_id: int, revision: int, draft: EntryDraftLike, now: datetime
+) -> None:
+    values = _revision_values(entry_id, revision, draft, now)
     insert_ignore(session, EntryRevision, values, ["entry_id", "revision"])
 
 
-def _insert(
-    session: Session, feed_id: int, draft: EntryDraftLike, now: datetime
-) -> EntryChange | None:
-    values = {
-        "feed_id": feed_id,
-        "uid": draft.uid,
-        "revision": 1,
-        "first_seen_at": now,
-        "changed_at": now,
-        **_draft_values(draft),
+def _insert_all(
+    session: Session, feed_id: int, drafts: Sequence[EntryDraftLike], now: datetime
+) -> list[EntryChange]:
+    """Insert new entries and their first revisions in a few multi-row statements.
+
+    An entry another run inserted first is skipped here: that run reports it.
+    """
+    rows = {
+        draft.uid: {
+            "feed_id": feed_id,
+            "uid": draft.uid,
+            "revision": 1,
+            "first_seen_at": now,
+            "changed_at": now,
+            **_draft_values(draft),
+        }
+        for draft in drafts
     }
-    new_id = insert_ignore(session, Entry, values, ["feed_id", "uid"])
-    if new_id is None:
-        return None  # stored by a concurrent run, which reports it
-    _add_revision(session, new_id, 1, draft, now)
-    return EntryChange(entry=Entry(id=new_id, **values), previous=None)
+    inserted = dict(
+        (uid, entry_id)
+        for entry_id, uid in insert_many_ignore(
+            session, Entry, list(rows.values()), ["feed_id", "uid"], returning=("id", "uid")
+        )
+    )
+    revisions = [_revision_values(inserted[d.uid], 1, d, now) for d in drafts if d.uid in inserted]
+    insert_many_ignore(session, EntryRevision, revisions, ["entry_id", "revision"])
+    return [
+        EntryChange(entry=Entry(id=inserted[d.uid], **rows[d.uid]), previous=None)
+        for d in drafts
+        if d.uid in inserted
+    ]
 
 
 def _update(

@@ -98,14 +98,20 @@ def mark_sent(session: Session, row_id: int, now: datetime) -> None:
     session.add(row)
 
 
-def backoff(attempts: int) -> timedelta:
-    """Delay before the next try after ``attempts`` failures: doubling, capped."""
+def backoff(attempts: int, jitter: float = 0.0) -> timedelta:
+    """Delay before the next try after ``attempts`` failures: doubling, capped, then spread
+    by ``jitter`` (e.g. 0.1 = 10 % later) so that many failed rows do not retry in step."""
     delay: timedelta = BACKOFF_BASE * (2 ** max(attempts - 1, 0))
-    return min(delay, BACKOFF_CAP)
+    return min(delay, BACKOFF_CAP) * (1 + jitter)
 
 
 def mark_failed(
-    session: Session, row_id: int, error: str, now: datetime, max_attempts: int
+    session: Session,
+    row_id: int,
+    error: str,
+    now: datetime,
+    max_attempts: int,
+    jitter: float = 0.0,
 ) -> OutboxAlert:
     row = session.get_one(OutboxAlert, row_id, populate_existing=True)
     row.attempts += 1
@@ -114,7 +120,7 @@ def mark_failed(
     if row.attempts >= max_attempts:
         row.status = DEAD
     else:
-        row.next_attempt_at = now + backoff(row.attempts)
+        row.next_attempt_at = now + backoff(row.attempts, jitter)
     session.add(row)
     return row
 

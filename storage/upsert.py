@@ -31,3 +31,33 @@ def insert_ignore(
     )
     new_id = session.execute(statement).scalar_one_or_none()
     return int(new_id) if new_id is not None else None
+
+
+def insert_many_ignore(
+    session: Session,
+    model: type[SQLModel],
+    rows: Sequence[Mapping[str, Any]],
+    conflict_columns: Sequence[str],
+    returning: Sequence[str] = ("id",),
+    chunk: int = 200,
+) -> list[tuple[Any, ...]]:
+    """Insert many rows in multi-row statements, skipping those that exist already.
+
+    Returns the ``returning`` columns of the rows actually inserted (in no particular order).
+    """
+    if not rows:
+        return []
+    table = model.__table__  # type: ignore[attr-defined]
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    columns = [table.c[name] for name in returning]
+    inserted: list[tuple[Any, ...]] = []
+    for start in range(0, len(rows), chunk):
+        statement = (
+            insert(table)
+            .values([dict(row) for row in rows[start : start + chunk]])
+            .on_conflict_do_nothing(index_elements=list(conflict_columns))
+            .returning(*columns)
+        )
+        inserted.extend(tuple(row) for row in session.execute(statement))
+    return inserted

@@ -235,3 +235,13 @@ def test_fetch_then_parse_through_a_redirect() -> None:
     assert page.status is ParseStatus.NOT_A_FEED
     assert page.message == f"parse {urls[1]}: not a feed (got text/html)"
     assert broken.status is ParseStatus.PARSE_ERROR
+
+
+def test_tracking_parameters_are_no_edit() -> None:
+    from parley.flows.ingest.parse import canonical_link, content_hash
+
+    plain = "https://example.org/news/1?id=7"
+    tracked = "https://Example.org/news/1?utm_source=x&id=7&fbclid=abc#top"
+    assert canonical_link(tracked) == plain
+    assert content_hash("T", "S", plain) == content_hash("T", "S  ", tracked)
+    assert content_hash("T", "S", plain) != content_hash("T", "S", "https://example.org/news/2")

@@ -71,3 +71,8 @@ def test_backoff_doubles_and_is_capped() -> None:
     assert outbox.backoff(1) == timedelta(seconds=30)
     assert outbox.backoff(2) == timedelta(seconds=60)
     assert outbox.backoff(30) == outbox.BACKOFF_CAP
+
+
+def test_jitter_spreads_the_retry_later_never_earlier() -> None:
+    assert outbox.backoff(2, 0.2) == timedelta(seconds=72)
+    assert outbox.backoff(30, 0.1) == outbox.BACKOFF_CAP * 1.1

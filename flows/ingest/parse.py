@@ -184,12 +184,22 @@ def _safe_link(value: object) -> str | None:
     return text
 
 
+TRACKING_PARAMS = frozenset({"fbclid", "gclid", "yclid", "mc_cid", "mc_eid", "igshid", "ref_src"})
+
+
 def canonical_link(link: str) -> str:
-    """A link as an identity: lower-case scheme and host, no fragment."""
+    """A link as an identity: lower-case scheme and host, no fragment, no tracking parameters."""
     parts = urlsplit(link)
-    return urlunsplit(
-        (parts.scheme.lower(), parts.netloc.lower(), parts.path or "/", parts.query, "")
+    query = "&".join(
+        pair
+        for pair in parts.query.split("&")
+        if pair and not _is_tracking(pair.split("=", 1)[0].lower())
     )
+    return urlunsplit((parts.scheme.lower(), parts.netloc.lower(), parts.path or "/", query, ""))
+
+
+def _is_tracking(name: str) -> bool:
+    return name.startswith("utm_") or name in TRACKING_PARAMS
 
 
 def _uid(guid: str | None, link: str | None, title: str, summary: str) -> str:
@@ -201,8 +211,9 @@ def _uid(guid: str | None, link: str | None, title: str, summary: str) -> str:
 
 
 def content_hash(title: str, summary: str, link: str | None) -> str:
-    """A hash of what readers see; whitespace-only edits do not change it."""
-    parts = (collapse_whitespace(title), collapse_whitespace(summary), (link or "").strip())
+    """A hash of what readers see; whitespace edits and tracking parameters do not change it."""
+    canonical = canonical_link(link.strip()) if link else ""
+    parts = (collapse_whitespace(title), collapse_whitespace(summary), canonical)
     return _sha256("\n".join(parts))
 
 

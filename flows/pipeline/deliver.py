@@ -6,6 +6,7 @@ same row at once; the result is committed right after each send.
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 
@@ -20,6 +21,7 @@ from parley.storage.models import OutboxAlert
 
 Sender = Callable[[Channel, str, str], SendOutcome]
 CLAIM_BATCH = 20
+JITTER = 0.2  # retries spread over +0–20 % of their backoff
 
 
 def deliver_due(
@@ -72,7 +74,8 @@ def _send_one(
             report.sent += 1
             return
         error = result.error or "send failed"
-        stored = outbox.mark_failed(session, row.id, error, now(), max_attempts)
+        jitter = random.uniform(0.0, JITTER)
+        stored = outbox.mark_failed(session, row.id, error, now(), max_attempts, jitter)
     report.failed += 1
     report.dead += stored.status == outbox.DEAD
     report.errors.append(error)

@@ -86,7 +86,10 @@ def _view(story: Story) -> StoryView:
 
 def _edit(story: Story, terms: tuple[str, ...], entry: Entry, previous: Snapshot) -> Decision:
     before = extract_facts(previous.title, previous.summary)
-    added = significant(new_facts(before, extract_facts(entry.title, entry.summary)))
+    # An outlet editing its own item: a new name counts too (unlike across outlets).
+    found = new_facts(before, extract_facts(entry.title, entry.summary))
+    added = Facts(numbers=found.numbers, dates=found.dates, statuses=found.statuses,
+                  names=found.names, labels=found.labels)  # fmt: skip
     if not added.is_empty() or _touches(terms, previous, entry):
         return Decision(UPDATED, story, added)
     return Decision(QUIET, story)
