@@ -51,13 +51,15 @@ def insert_many_ignore(
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     columns = [table.c[name] for name in returning]
+    # One statement executed over many parameter sets: SQLAlchemy compiles it once (cached)
+    # and sends the rows in batches ("insertmanyvalues"), with RETURNING on both backends.
+    statement = (
+        insert(table)
+        .on_conflict_do_nothing(index_elements=list(conflict_columns))
+        .returning(*columns)
+    )
     inserted: list[tuple[Any, ...]] = []
     for start in range(0, len(rows), chunk):
-        statement = (
-            insert(table)
-            .values([dict(row) for row in rows[start : start + chunk]])
-            .on_conflict_do_nothing(index_elements=list(conflict_columns))
-            .returning(*columns)
-        )
-        inserted.extend(tuple(row) for row in session.execute(statement))
+        batch = [dict(row) for row in rows[start : start + chunk]]
+        inserted.extend(tuple(row) for row in session.execute(statement, batch))
     return inserted
