@@ -217,15 +217,7 @@ def test_case_file_is_balanced_and_covers_the_seed_topics() -> None:
         assert sum(not c.topics for c in mine) >= 15, lang  # negatives
 
 
-# Fails with the seed topics of this writing; the cases are right, the topics are to be tuned.
-# Failing cases and why: bench/eval_corpus.md ("own cases").
-@pytest.mark.xfail(
-    strict=False,
-    reason="seed topics miss 6 cases: en-mx-01 ('ban on strikes' is no halt word), "
-    "uk-cf-04 (stem before an apostrophe: перемир'я на 30 днів), uk-mx-01/ru-mx-01 "
-    "(safe navigation with no sea or port named), en-neg-22/uk-neg-19 (bodies repatriated "
-    "by the POW headquarters count as an exchange)",
-)
+# Guards the bar: every seed topic, in every language, over the labelled cases.
 def test_seed_topics_meet_the_bar_in_every_language() -> None:
     report = evaluate(TopicMatcher(load_topics(SEED_TOPICS)), load_cases(CASES))
     failures = []

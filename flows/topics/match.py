@@ -22,6 +22,7 @@ from itertools import compress, pairwise, product
 
 from parley.flows.topics.load import Topic
 from parley.flows.topics.normalize import (
+    APOSTROPHE,
     HYPHEN,
     Normalized,
     normal_chunks,
@@ -496,20 +497,39 @@ def _may_start(
     pattern: Pattern, chunk: str, spans: list[tuple[int, int]], tokens: list[str], index: int
 ) -> bool:
     """Whether `pattern` matches from token `index` of a chunk, or may go on past its end."""
-    for offset, (word, join) in enumerate(zip(pattern.words[1:], pattern.joins, strict=True)):
-        following = index + offset + 1
-        if following == len(tokens):  # the chunk ends: only spaces and hyphens join onwards
-            return join is Join.SPACE and not chunk[spans[following - 1][1] :].strip(HYPHEN)
-        separator = chunk[spans[following - 1][1] : spans[following][0]]
-        if not join_allows(join, separator) or not word.matches(tokens[following]):
+    position = index
+    steps = zip(pattern.words[:-1], pattern.joins, pattern.words[1:], strict=True)
+    for word, join, following in steps:
+        if word.prefix and join is Join.SPACE:
+            position = _word_end(chunk, spans, position)
+        if position + 1 == len(tokens):  # the chunk ends: only spaces and hyphens join onwards
+            return join is Join.SPACE and not chunk[spans[position][1] :].strip(HYPHEN)
+        separator = chunk[spans[position][1] : spans[position + 1][0]]
+        if not join_allows(join, separator) or not following.matches(tokens[position + 1]):
             return False
+        position += 1
     return True
+
+
+def _word_end(norm: str, spans: Sequence[tuple[int, int]], position: int) -> int:
+    """The last token of the word that token `position` begins, across apostrophes.
+
+    A stem matches a whole word, and an apostrophe stands inside words: "перемир*" followed
+    by more words of a phrase must step over the "я" of "перемир'я".
+    """
+    while position + 1 < len(spans):
+        if norm[spans[position][1] : spans[position + 1][0]] != APOSTROPHE:
+            break
+        position += 1
+    return position
 
 
 def _phrase_end(pattern: Pattern, text: _Text, index: int) -> int | None:
     """The token after `pattern` matched from token `index` on, or None.
 
-    The first word is known to match: the token index was looked up by it.
+    The first word is known to match: the token index was looked up by it. A stem followed by
+    a space (not by an apostrophe) in the term matches a whole word of the text, apostrophes
+    included (see _word_end).
     """
     count = len(pattern.words)
     if count == 1:
@@ -518,13 +538,19 @@ def _phrase_end(pattern: Pattern, text: _Text, index: int) -> int | None:
     if index + count > len(tokens):
         return None
     spans = text.spans()
-    for offset, (word, join) in enumerate(zip(pattern.words[1:], pattern.joins, strict=True)):
-        previous, current = spans[index + offset], spans[index + offset + 1]
-        if not join_allows(join, text.norm[previous[1] : current[0]]):
+    position = index
+    steps = zip(pattern.words[:-1], pattern.joins, pattern.words[1:], strict=True)
+    for word, join, following in steps:
+        if word.prefix and join is Join.SPACE:
+            position = _word_end(text.norm, spans, position)
+        if position + 1 >= len(tokens):
             return None
-        if not word.matches(tokens[index + offset + 1]):
+        if not join_allows(join, text.norm[spans[position][1] : spans[position + 1][0]]):
             return None
-    return index + count
+        if not following.matches(tokens[position + 1]):
+            return None
+        position += 1
+    return position + 1
 
 
 __all__ = ["FIELDS", "TermHit", "TopicMatch", "TopicMatcher", "term_label"]
