@@ -44,3 +44,19 @@ def test_the_best_story_wins() -> None:
     words = signature("175 prisoners come home in a swap", "")
     chosen = choose_story([weak, strong], words, frozenset({"175"}), frozenset({"umerov"}))
     assert chosen == strong
+
+
+def test_the_figure_in_the_topic_alias_joins_nothing() -> None:
+    from parley.flows.stories.cluster import joining_numbers
+
+    assert joining_numbers(frozenset({"30", "175"}), ("30-day cease-fire",)) == {"175"}
+    story = _story(1, "Kremlin sets conditions for a 30-day ceasefire", {"30"})
+    words = signature("RT bulletin: strikes overnight, 30-day truce debated", "")
+    numbers = joining_numbers(frozenset({"30"}), ("30-day cease-fire",))
+    assert choose_story([story], words, numbers, frozenset()) is None
+
+
+def test_acronyms_and_bulletin_names_join_nothing() -> None:
+    from parley.flows.stories.cluster import joining_names
+
+    assert joining_names(frozenset({"msk", "mod", "rt nvs", "amrv", "mdnsk"})) == {"amrv", "mdnsk"}

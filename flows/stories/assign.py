@@ -15,7 +15,13 @@ from datetime import datetime
 
 from sqlmodel import Session
 
-from parley.flows.stories.cluster import WINDOW, StoryView, choose_story, signature
+from parley.flows.stories.cluster import (
+    WINDOW,
+    StoryView,
+    choose_story,
+    joining_numbers,
+    signature,
+)
 from parley.flows.stories.facts import Facts, extract_facts, new_facts
 from parley.storage.entries import Snapshot
 from parley.storage.models import Entry, Feed, Story
@@ -53,7 +59,8 @@ def assign(
     when = entry.published_at or now
     words = signature(entry.title, entry.summary)
     candidates = recent_stories(session, topic_key, when - WINDOW, when + WINDOW)
-    chosen = choose_story([_view(s) for s in candidates], words, facts.numbers, facts.names)
+    numbers = joining_numbers(facts.numbers, terms)
+    chosen = choose_story([_view(s) for s in candidates], words, numbers, facts.names)
     if chosen is None:
         story = open_story(session, topic_key=topic_key, entry=entry,
                            official=feed.tier == "primary", signature=sorted(words),

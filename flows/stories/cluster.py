@@ -20,6 +20,7 @@ JOIN_SCORE = 0.5
 LEAD_WORDS = 40
 MIN_WORD = 4
 _WORD = re.compile(r"\w+")
+_NUMBER = re.compile(r"\d+")
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,23 @@ def signature(title: str, summary: str) -> frozenset[str]:
     return frozenset(w for w in words if len(w) >= MIN_WORD and not w.isdigit())
 
 
+BOILERPLATE_NAMES = frozenset({"rt nvs", "full statement", "breaking", "update", "live"})
+MIN_NAME_KEY = 4
+
+
+def joining_names(names: frozenset[str]) -> frozenset[str]:
+    """Names strong enough to join items: not acronyms or bulletin furniture (MSK, MOD, RT News)."""
+    return frozenset(
+        n for n in names if len(n.replace(" ", "")) >= MIN_NAME_KEY and n not in BOILERPLATE_NAMES
+    )
+
+
+def joining_numbers(numbers: frozenset[str], terms: Sequence[str]) -> frozenset[str]:
+    """Figures that can join items: not those in the matched alias itself ("30-day ceasefire")."""
+    own = {n for term in terms for n in _NUMBER.findall(term)}
+    return frozenset(n for n in numbers if n not in own)
+
+
 def jaccard(a: frozenset[str], b: frozenset[str]) -> float:
     if not a or not b:
         return 0.0
@@ -51,7 +69,7 @@ def score(story: StoryView, words: frozenset[str], numbers: frozenset[str],
     value = jaccard(story.signature, words)
     if story.numbers & numbers:
         value += 0.5
-    if story.names & names:
+    if joining_names(story.names) & joining_names(names):
         value += 0.3
     return value
 
