@@ -9,8 +9,10 @@ from zoneinfo import ZoneInfo
 from prefect.artifacts import acreate_markdown_artifact, acreate_table_artifact
 
 from parley.flows.pipeline.report import CycleReport, MatchRecord
+from parley.flows.reports.cycle import ROLE_ORDER, TopicMove
 
 _MARKDOWN_ACTIVE = re.compile(r"([\\`*_{}\[\]()<>#+!|~])")
+_NOT_IN_KEY = re.compile(r"[^a-z0-9-]+")
 
 
 def md_escape(text: str) -> str:
@@ -71,3 +73,42 @@ async def publish_matches(
     await acreate_table_artifact(key=f"{key}-matches", table=match_rows(matches, zone))
     markdown = "\n".join(md_escape(line) for line in summary.splitlines())
     await acreate_markdown_artifact(key=f"{key}-summary", markdown=markdown)
+
+
+def topic_artifact_key(topic_key: str) -> str:
+    """``parley-topic-<key>``: artifact keys take lowercase letters, digits and dashes only."""
+    return "parley-topic-" + (_NOT_IN_KEY.sub("-", topic_key.lower()).strip("-") or "unnamed")
+
+
+def topic_markdown(move: TopicMove, zone: ZoneInfo) -> str:
+    """The stories of one topic that this cycle touched, with how many reports in each role."""
+    count = len(move.stories)
+    lines = [f"# {md_escape(move.topic_name)}", "",
+             f"{count} stor{'y' if count == 1 else 'ies'} moved in this cycle "
+             f"(topic `{md_escape(move.topic_key)}`).", ""]  # fmt: skip
+    if move.stories:
+        lines += ["| story | first seen | headline | outlets | " + " | ".join(ROLE_ORDER) + " |",
+                  "|---:|---|---|---:|" + "---:|" * len(ROLE_ORDER)]  # fmt: skip
+        for story in move.stories:
+            marks = [m for m, on in (("official", story.official),
+                                     ("corroborated", story.corroborated)) if on]  # fmt: skip
+            outlets = f"{story.outlets}" + (f" ({', '.join(marks)})" if marks else "")
+            first = story.first_seen_at.astimezone(zone).strftime("%Y-%m-%d %H:%M")
+            counts = " | ".join(str(story.roles[role]) for role in ROLE_ORDER)
+            lines.append(f"| {story.story_id} | {first} | {md_escape(story.headline[:300])} "
+                         f"| {outlets} | {counts} |")  # fmt: skip
+    if move.unfiled:
+        shown = ", ".join(f"{move.unfiled[r]} {r}" for r in ROLE_ORDER if move.unfiled[r])
+        lines += ["", f"Matches in no story: {shown}."]
+    return "\n".join(lines) + "\n"
+
+
+async def publish_topics(moves: Sequence[TopicMove], zone: ZoneInfo) -> None:
+    """One markdown artifact per topic that moved: ``parley-topic-<key>``."""
+    for move in moves:
+        total = sum(sum(s.roles.values()) for s in move.stories) + sum(move.unfiled.values())
+        await acreate_markdown_artifact(
+            key=topic_artifact_key(move.topic_key),
+            markdown=topic_markdown(move, zone),
+            description=f"{move.topic_name}: {len(move.stories)} stories, {total} reports this cycle",
+        )

@@ -265,6 +265,84 @@ def backfill(
     out.print(report.render())
 
 
+entries_app = typer.Typer(
+    help="Stored entries: one item with its revisions, matches and stories.",
+    no_args_is_help=True,
+)
+app.add_typer(entries_app, name="entries")
+
+
+@entries_app.command("show")
+def entries_show(
+    entry_id: Annotated[int, typer.Argument(metavar="ID", help="The entry's id.")],
+) -> None:
+    """One entry: feed, link, times, its revisions with what changed, its matches and stories."""
+    from parley.flows.reports.entry import format_entry, load_entry
+    from parley.flows.settings import load_settings
+    from parley.storage.db import init_db, make_engine, session_scope
+
+    with _clean_errors():
+        settings = load_settings()
+        engine = make_engine(settings.database_url)
+        try:
+            init_db(engine)
+            with session_scope(engine) as session:
+                report = load_entry(session, entry_id)
+                lines = format_entry(report, settings.zone) if report is not None else []
+        finally:
+            engine.dispose()
+    if report is None:
+        err.print(f"[bold red]error:[/] no entry with id {entry_id}", markup=True)
+        raise typer.Exit(2)
+    for line in lines:
+        out.print(line, markup=False)
+
+
+@app.command()
+def timeline(
+    topic: Annotated[str, typer.Argument(help="Topic key (see `parley topics list`).")],
+    since: Annotated[str | None, typer.Option(help="Start date (YYYY-MM-DD).")] = None,
+    until: Annotated[str | None, typer.Option(help="End date, exclusive.")] = None,
+    out_dir: Annotated[
+        Path, typer.Option("--out", help="Folder for timeline-TOPIC.png and .html.")
+    ] = Path("data", "timeline"),
+) -> None:
+    """A topic's stories over time: a table here, a chart (PNG) and a page (HTML) in --out."""
+    from rich.markup import escape
+
+    from parley.flows.reports.timeline import load_timeline, table_lines, write_timeline
+    from parley.flows.settings import load_settings
+    from parley.flows.topics.load import load_topics
+    from parley.storage.db import init_db, make_engine, session_scope
+
+    start, end = _parse_day(since, "--since"), _parse_day(until, "--until")
+    with _clean_errors():
+        settings = load_settings()
+        names = {t.key: t.name for t in load_topics(settings.topics_file)}
+        if topic not in names:
+            known = ", ".join(sorted(names)) or "none"
+            err.print(f"[bold red]error:[/] unknown topic {escape(repr(topic))}: not in "
+                      f"{escape(str(settings.topics_file))} (topics: {escape(known)})",
+                      markup=True)  # fmt: skip
+            raise typer.Exit(2)
+        engine = make_engine(settings.database_url)
+        try:
+            init_db(engine)
+            with session_scope(engine) as session:
+                report = load_timeline(session, topic, names[topic], start, end, settings.zone)
+        finally:
+            engine.dispose()
+    try:
+        png, page = write_timeline(report, out_dir)
+    except OSError as exc:
+        err.print(f"[bold red]error:[/] cannot write to {escape(str(out_dir))}: "
+                  f"{escape(exc.strerror or str(exc))}", markup=True)  # fmt: skip
+        raise typer.Exit(2) from None
+    for line in table_lines(report):
+        out.print(line, markup=False)
+    out.print(f"wrote {png} and {page}", markup=False)
+
+
 @app.command()
 def serve(
     interval: Annotated[int | None, typer.Option(help="Seconds between monitor runs.")] = None,

@@ -8,7 +8,7 @@ from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.utilities.annotations import quote
 
-from parley.flows.artifacts import publish_cycle
+from parley.flows.artifacts import publish_cycle, publish_topics
 from parley.flows.deliver import deliver_task
 from parley.flows.ingest.fetch import fetch_all
 from parley.flows.ingest.model import FeedRequest, FetchResult
@@ -21,7 +21,9 @@ from parley.flows.pipeline.cycle import (
     utcnow,
 )
 from parley.flows.pipeline.report import CycleReport, FeedOutcome
+from parley.flows.reports.cycle import TopicMove, topic_moves
 from parley.flows.settings import Settings, load_settings
+from parley.storage.db import session_scope
 
 
 @task(name="fetch-feeds", cache_policy=NO_CACHE)
@@ -51,7 +53,16 @@ async def run_cycle(runtime: Runtime, *, deliver: bool = True, force: bool = Fal
     report.finished_at = utcnow()
     logger.info(report.summary_line())
     await publish_cycle(report, runtime.settings.zone)
+    await publish_topics(moved_topics(runtime, report), runtime.settings.zone)
     return report
+
+
+def moved_topics(runtime: Runtime, report: CycleReport) -> list[TopicMove]:
+    """The topics whose stories this cycle touched (read after the cycle's commits)."""
+    if not report.matches:
+        return []
+    with session_scope(runtime.engine) as session:
+        return topic_moves(session, report.matches)
 
 
 @flow(name="monitor", log_prints=False)
