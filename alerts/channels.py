@@ -26,13 +26,14 @@ from urllib.parse import quote, unquote
 import yaml
 
 from .plugins import JSONL_SCHEMA, OWN_SCHEMAS, load_apprise_plugins, register_sinks
+from .quiet import QuietHours, parse_quiet
+from .severity import RANK, SEVERITIES
 
-SEVERITIES: tuple[str, ...] = ("low", "medium", "high", "critical")
 DEFAULT_CHANNEL = ("console", "console://")
 MASK = "***"
 
-_RANK = {name: rank for rank, name in enumerate(SEVERITIES)}
-_KEYS = frozenset({"name", "url", "tags", "min_severity"})
+_RANK = RANK
+_KEYS = frozenset({"name", "url", "tags", "min_severity", "quiet_hours", "quiet_bypass"})
 _VAR_RE = re.compile(r"\$\{([^{}]*)\}")
 _VAR_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _SCHEME_RE = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*)://")
@@ -75,6 +76,7 @@ class Channel:
     tags: frozenset[str] = frozenset()
     min_severity: str = "low"
     secrets: frozenset[str] = field(default=frozenset(), repr=False, compare=False)
+    quiet: QuietHours | None = None
 
     def __post_init__(self) -> None:
         if self.min_severity not in _RANK:
@@ -127,6 +129,7 @@ def build_channel(
     *,
     tags: frozenset[str] = frozenset(),
     min_severity: str = "low",
+    quiet: QuietHours | None = None,
 ) -> Channel:
     """Expand ``${VAR}`` in ``url_template``, check it with apprise and build the Channel."""
     url, secret_values = expand_url(url_template, env, channel=name)
@@ -164,6 +167,7 @@ def build_channel(
         tags=tags,
         min_severity=min_severity,
         secrets=secrets | hidden,
+        quiet=quiet,
     )
 
 
@@ -334,10 +338,24 @@ def _channel_from_item(item: Any, line: int, path: Path, env: Mapping[str, str])
             channel=name,
         )
     try:
+        quiet = _quiet(item)
+    except ValueError as exc:
+        raise ChannelError(str(exc), path=path, line=line, channel=name) from None
+    try:
         tags = _tags(item.get("tags"))
-        return build_channel(name, url.strip(), env, tags=tags, min_severity=severity)
+        return build_channel(name, url.strip(), env, tags=tags, min_severity=severity, quiet=quiet)
     except ChannelError as exc:
         raise ChannelError(exc.reason, path=path, line=line, channel=name) from None
+
+
+def _quiet(item: Mapping[str, Any]) -> QuietHours | None:
+    """``quiet_hours: "22:00-07:00"`` and ``quiet_bypass: high`` (default critical)."""
+    window = item.get("quiet_hours")
+    if window is None:
+        if "quiet_bypass" in item:
+            raise ValueError("quiet_bypass needs quiet_hours")
+        return None
+    return parse_quiet(str(window), str(item.get("quiet_bypass", "critical")))
 
 
 def _tags(raw: Any) -> frozenset[str]:

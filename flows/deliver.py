@@ -20,6 +20,7 @@ def deliver_task(runtime: Runtime) -> DeliveryReport:
         utcnow,
         max_attempts=runtime.settings.deliver_max_attempts,
         timeout=runtime.settings.deliver_timeout,
+        zone=runtime.settings.zone,
     )
     if report.failed:
         get_run_logger().warning(

@@ -124,6 +124,7 @@ class OutboxAlert(SQLModel, table=True):
     channel: str = Field(max_length=200, index=True)
     kind: str = Field(max_length=16)
     topic_key: str = Field(max_length=100)
+    severity: str = Field(default="medium", max_length=16)
     title: str = Field(sa_column=Column(Text, nullable=False))
     body: str = Field(sa_column=Column(Text, nullable=False))
     status: str = Field(default="pending", max_length=16, index=True)  # pending | sent | dead

@@ -26,6 +26,7 @@ def enqueue(
     body: str,
     now: datetime,
     match_id: int | None = None,
+    severity: str = "medium",
 ) -> int | None:
     """Queue one alert for one channel; None if ``key`` was queued before."""
     values = {
@@ -34,6 +35,7 @@ def enqueue(
         "channel": channel,
         "kind": kind,
         "topic_key": topic_key,
+        "severity": severity,
         "title": title,
         "body": body,
         "status": PENDING,
@@ -94,6 +96,14 @@ def mark_sent(session: Session, row_id: int, now: datetime) -> None:
     row.attempts += 1
     row.sent_at = now
     row.last_error = None
+    row.claimed_until = None
+    session.add(row)
+
+
+def defer(session: Session, row_id: int, until: datetime) -> None:
+    """Hold a claimed row back until ``until`` (quiet hours); it is not a failed attempt."""
+    row = session.get_one(OutboxAlert, row_id, populate_existing=True)
+    row.next_attempt_at = until
     row.claimed_until = None
     session.add(row)
 

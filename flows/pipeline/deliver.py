@@ -9,6 +9,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.engine import Engine
 
@@ -21,6 +22,7 @@ from parley.storage.models import OutboxAlert
 
 Sender = Callable[[Channel, str, str], SendOutcome]
 CLAIM_BATCH = 20
+UTC_ZONE = ZoneInfo("UTC")
 JITTER = 0.2  # retries spread over +0–20 % of their backoff
 
 
@@ -32,6 +34,7 @@ def deliver_due(
     max_attempts: int,
     timeout: float,
     sender: Sender | None = None,
+    zone: ZoneInfo = UTC_ZONE,
 ) -> DeliveryReport:
     """Send every due outbox row once; failures stay pending with a backoff, then go dead."""
     by_name = {channel.name: channel for channel in channels}
@@ -49,8 +52,30 @@ def deliver_due(
         if not rows:
             break
         for row in rows:
-            _send_one(engine, by_name, do_send, row, now, max_attempts, report)
+            if not _held_quiet(engine, by_name.get(row.channel), row, now(), zone, report):
+                _send_one(engine, by_name, do_send, row, now, max_attempts, report)
     return report
+
+
+def _held_quiet(
+    engine: Engine,
+    channel: Channel | None,
+    row: OutboxAlert,
+    when: datetime,
+    zone: ZoneInfo,
+    report: DeliveryReport,
+) -> bool:
+    """Defer the row to the end of its channel's quiet hours unless its severity bypasses them."""
+    if channel is None or channel.quiet is None or not channel.quiet.holds(row.severity):
+        return False
+    until = channel.quiet.until(when, zone)
+    if until is None:
+        return False
+    assert row.id is not None
+    with session_scope(engine) as session:
+        outbox.defer(session, row.id, until)
+    report.deferred += 1
+    return True
 
 
 def _send_one(

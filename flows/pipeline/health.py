@@ -57,6 +57,7 @@ def feed_health(
             title=rendered.title,
             body=rendered.body,
             now=now,
+            severity=HEALTH_SEVERITY,
         )
         queued += row is not None
     return queued

@@ -225,6 +225,7 @@ def _enqueue(
             body=rendered.body,
             now=now,
             match_id=match_id,
+            severity=hit.severity,
         )
         queued += row_id is not None
     return queued

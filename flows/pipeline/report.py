@@ -43,6 +43,7 @@ class DeliveryReport:
     sent: int = 0
     failed: int = 0
     dead: int = 0
+    deferred: int = 0  # held back by a channel's quiet hours
     errors: list[str] = field(default_factory=list)
 
 
