@@ -55,39 +55,45 @@ def _due(now: datetime) -> list[ColumnElement[bool]]:
 
 
 def claim_due(
-    session: Session, now: datetime, lease: timedelta, limit: int = 500
+    session: Session, now: datetime, lease: timedelta, limit: int = 500, tries: int = 5
 ) -> list[OutboxAlert]:
     """Claim due rows for ``lease``; a row claimed by another run is skipped.
 
     The claim is a conditional UPDATE per row, so it holds on SQLite and PostgreSQL alike.
-    Commit the session before sending so other runs see the claims.
+    When another run took every row this one picked, it looks again (up to ``tries`` times),
+    so two runs share the work instead of one giving up. Commit before sending.
     """
-    query = (
-        select(OutboxAlert.id)
-        .where(*_due(now))
-        .order_by(col(OutboxAlert.created_at), col(OutboxAlert.id))
-        .limit(limit)
+    for _ in range(tries):
+        candidates = session.exec(
+            select(OutboxAlert.id)
+            .where(*_due(now))
+            .order_by(col(OutboxAlert.created_at), col(OutboxAlert.id))
+            .limit(limit)
+        ).all()
+        if not candidates:
+            return []
+        claimed = [
+            row_id for row_id in candidates if row_id and _claim(session, row_id, now, lease)
+        ]
+        if claimed:
+            rows = session.exec(
+                select(OutboxAlert)
+                .where(col(OutboxAlert.id).in_(claimed))
+                .order_by(col(OutboxAlert.created_at), col(OutboxAlert.id))
+                .execution_options(populate_existing=True)
+            )
+            return list(rows)
+    return []
+
+
+def _claim(session: Session, row_id: int, now: datetime, lease: timedelta) -> bool:
+    statement = (
+        update(OutboxAlert)
+        .where(col(OutboxAlert.id) == row_id, *_due(now))
+        .values(claimed_until=now + lease)
+        .execution_options(synchronize_session=False)
     )
-    claimed_ids: list[int] = []
-    for row_id in session.exec(query).all():
-        statement = (
-            update(OutboxAlert)
-            .where(col(OutboxAlert.id) == row_id, *_due(now))
-            .values(claimed_until=now + lease)
-            .execution_options(synchronize_session=False)
-        )
-        if session.execute(statement).rowcount == 1:  # type: ignore[attr-defined]
-            assert row_id is not None
-            claimed_ids.append(row_id)
-    if not claimed_ids:
-        return []
-    rows = session.exec(
-        select(OutboxAlert)
-        .where(col(OutboxAlert.id).in_(claimed_ids))
-        .order_by(col(OutboxAlert.created_at), col(OutboxAlert.id))
-        .execution_options(populate_existing=True)
-    )
-    return list(rows)
+    return bool(session.execute(statement).rowcount == 1)  # type: ignore[attr-defined]
 
 
 def mark_sent(session: Session, row_id: int, now: datetime) -> None:
