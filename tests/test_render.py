@@ -27,7 +27,7 @@ VIEW = AlertView(
     headline="IAEA team rotates at the plant",
     outlet="Reuters",
     published_at=datetime(2025, 3, 25, 12, 2, tzinfo=UTC),
-    link="https://www.reuters.com/world/iaea-team-rotates",
+    link="https://wire.example/world/iaea-team-rotates",
     terms=("ZNPP", "IAEA"),
     field="title",
     snippet="The IAEA said its team at the ZNPP rotated on Tuesday.",
@@ -56,7 +56,7 @@ def test_body_has_evidence_in_the_users_zone() -> None:
     body = render_alert(VIEW, KYIV).body.splitlines()
     assert body[0] == "IAEA team rotates at the plant"
     assert body[1] == "Reuters — 2025-03-25 14:02 EET"
-    assert body[2] == "https://www.reuters.com/world/iaea-team-rotates"
+    assert body[2] == "https://wire.example/world/iaea-team-rotates"
     assert 'Matched: "ZNPP", "IAEA" in title' in body
     assert "The IAEA said its team at the ZNPP rotated on Tuesday." in body
     assert "What changed:" not in body
