@@ -7,6 +7,7 @@ File format (see seeds/channels.example.yaml)::
         url: mailtos://parley:${PARLEY_SMTP_PASSWORD}@smtp.example.org?to=desk@example.org
         tags: [znpp, black-sea]              # topic keys; omitted or empty = every topic
         min_severity: medium                 # low | medium | high | critical (default low)
+        mode: digest                         # immediate (default) | digest: one message a day
 
 ``${VAR}`` in a URL is replaced by the variable's value, inserted as it is (percent-encode
 characters such as ``@`` or ``/`` in the value when the URL needs it).
@@ -33,7 +34,9 @@ DEFAULT_CHANNEL = ("console", "console://")
 MASK = "***"
 
 _RANK = RANK
-_KEYS = frozenset({"name", "url", "tags", "min_severity", "quiet_hours", "quiet_bypass"})
+_KEYS = frozenset({"name", "url", "tags", "min_severity", "quiet_hours", "quiet_bypass", "mode"})
+IMMEDIATE, DIGEST = "immediate", "digest"
+MODES = (IMMEDIATE, DIGEST)
 _VAR_RE = re.compile(r"\$\{([^{}]*)\}")
 _VAR_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _SCHEME_RE = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*)://")
@@ -77,10 +80,23 @@ class Channel:
     min_severity: str = "low"
     secrets: frozenset[str] = field(default=frozenset(), repr=False, compare=False)
     quiet: QuietHours | None = None
+    mode: str = IMMEDIATE  # immediate: each alert on its own; digest: gathered by `parley digest`
 
     def __post_init__(self) -> None:
         if self.min_severity not in _RANK:
             raise ValueError(f"unknown severity {self.min_severity!r}; use one of {SEVERITIES}")
+        if self.mode not in MODES:
+            raise ValueError(f"unknown mode {self.mode!r}; use one of {MODES}")
+
+    @property
+    def digest(self) -> bool:
+        """True if this channel's alerts wait for the digest instead of going one by one."""
+        return self.mode == DIGEST
+
+    @property
+    def is_email(self) -> bool:
+        """True for ``mailto://`` and ``mailtos://`` channels (they get HTML digests)."""
+        return self.url.lower().startswith(("mailto://", "mailtos://"))
 
     def wants(self, topic_key: str, severity: str) -> bool:
         """True if an alert on ``topic_key`` at ``severity`` belongs on this channel."""
@@ -130,6 +146,7 @@ def build_channel(
     tags: frozenset[str] = frozenset(),
     min_severity: str = "low",
     quiet: QuietHours | None = None,
+    mode: str = IMMEDIATE,
 ) -> Channel:
     """Expand ``${VAR}`` in ``url_template``, check it with apprise and build the Channel."""
     url, secret_values = expand_url(url_template, env, channel=name)
@@ -168,6 +185,7 @@ def build_channel(
         min_severity=min_severity,
         secrets=secrets | hidden,
         quiet=quiet,
+        mode=mode,
     )
 
 
@@ -337,13 +355,23 @@ def _channel_from_item(item: Any, line: int, path: Path, env: Mapping[str, str])
             line=line,
             channel=name,
         )
+    mode = item.get("mode", IMMEDIATE)
+    if mode not in MODES:
+        raise ChannelError(
+            f"mode must be one of {', '.join(MODES)} (got {str(mode)[:40]!r})",
+            path=path,
+            line=line,
+            channel=name,
+        )
     try:
         quiet = _quiet(item)
     except ValueError as exc:
         raise ChannelError(str(exc), path=path, line=line, channel=name) from None
     try:
         tags = _tags(item.get("tags"))
-        return build_channel(name, url.strip(), env, tags=tags, min_severity=severity, quiet=quiet)
+        return build_channel(
+            name, url.strip(), env, tags=tags, min_severity=severity, quiet=quiet, mode=mode
+        )
     except ChannelError as exc:
         raise ChannelError(exc.reason, path=path, line=line, channel=name) from None
 

@@ -9,6 +9,7 @@ from .channels import Channel
 from .plugins import load_apprise_plugins, register_sinks
 
 MAX_ERROR = 500
+TEXT, HTML, MARKDOWN = "text", "html", "markdown"  # apprise body formats
 _APPRISE_LOGGER = logging.getLogger("apprise")
 _REPORTED_LEVELS = frozenset({"WARNING", "ERROR", "CRITICAL"})
 
@@ -21,15 +22,25 @@ class SendOutcome:
     error: str | None = None
 
 
-def send(channel: Channel, title: str, body: str, *, timeout: float = 30.0) -> SendOutcome:
-    """Deliver ``title``/``body`` to ``channel`` within ``timeout`` seconds."""
+def send(
+    channel: Channel,
+    title: str,
+    body: str,
+    *,
+    timeout: float = 30.0,
+    body_format: str = TEXT,
+) -> SendOutcome:
+    """Deliver ``title``/``body`` to ``channel`` within ``timeout`` seconds.
+
+    ``body_format`` tells apprise what ``body`` is: ``text`` (default), ``html`` or ``markdown``.
+    """
     where = f"channel {channel.name!r} ({channel.safe_url})"
     masker = _MaskSecrets(channel)
     _APPRISE_LOGGER.addFilter(masker)
     try:
         register_sinks()
         _keep_apprise_logger_quiet()
-        return _send(channel, title, body, timeout, where)
+        return _send(channel, title, body, timeout, where, body_format)
     except Exception as exc:
         reason = channel.mask(f"{type(exc).__name__}: {exc}")
         return SendOutcome(ok=False, error=_cap(f"{where}: {reason}"))
@@ -37,7 +48,9 @@ def send(channel: Channel, title: str, body: str, *, timeout: float = 30.0) -> S
         _APPRISE_LOGGER.removeFilter(masker)
 
 
-def _send(channel: Channel, title: str, body: str, timeout: float, where: str) -> SendOutcome:
+def _send(
+    channel: Channel, title: str, body: str, timeout: float, where: str, body_format: str
+) -> SendOutcome:
     import apprise
 
     load_apprise_plugins()
@@ -45,7 +58,7 @@ def _send(channel: Channel, title: str, body: str, timeout: float, where: str) -
     if not app.add(channel.url):
         return SendOutcome(ok=False, error=f"{where}: apprise could not load the URL")
     with app.notify(
-        body=body, title=title, body_format=apprise.NotifyFormat.TEXT, timeout=timeout
+        body=body, title=title, body_format=apprise.NotifyFormat(body_format), timeout=timeout
     ) as result:
         if result:
             return SendOutcome(ok=True)

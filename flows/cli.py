@@ -156,6 +156,18 @@ def deliver_cmd() -> None:
         err.print(f"send error: {error}")
 
 
+@app.command("digest")
+def digest_cmd() -> None:
+    """Send the digest channels their digest now (one message each, by topic and story)."""
+    _preflight()
+    from parley.flows.digest import digest
+
+    report = _run(digest)
+    out.print(f"digest: {report.sent} sent ({report.alerts} alerts), {report.failed} failed")
+    for error in report.errors:
+        err.print(f"send error: {error}")
+
+
 @app.command()
 def feeds() -> None:
     """Show each feed's status: last fetch, errors, failures in a row."""

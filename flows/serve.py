@@ -20,11 +20,13 @@ import httpx
 from prefect import serve
 from prefect.client.schemas.objects import ConcurrencyLimitConfig, ConcurrencyLimitStrategy
 from prefect.deployments.runner import RunnerDeployment
+from prefect.schedules import Cron
 from prefect.settings import PREFECT_API_URL, temporary_settings
 from prefect.types.entrypoint import EntrypointType
 
 from parley.flows.backfill import backfill
 from parley.flows.deliver import deliver
+from parley.flows.digest import digest
 from parley.flows.monitor import monitor
 from parley.flows.settings import load_settings
 
@@ -32,8 +34,11 @@ SERVER_START_TIMEOUT = 120.0
 DELIVER_INTERVAL = 60
 
 
-def deployments(interval: int) -> list[RunnerDeployment]:
-    """monitor every ``interval`` s (never two at once), deliver every minute, backfill by hand."""
+def deployments(
+    interval: int, digest_cron: str = "0 7 * * *", timezone: str = "UTC"
+) -> list[RunnerDeployment]:
+    """monitor every ``interval`` s (never two at once), deliver every minute, the digest on
+    ``digest_cron`` in ``timezone``, backfill by hand."""
     one_at_a_time = ConcurrencyLimitConfig(
         limit=1, collision_strategy=ConcurrencyLimitStrategy.CANCEL_NEW
     )
@@ -43,6 +48,8 @@ def deployments(interval: int) -> list[RunnerDeployment]:
                               concurrency_limit=one_at_a_time, entrypoint_type=module),
         deliver.to_deployment(name="deliver", interval=DELIVER_INTERVAL,
                               concurrency_limit=one_at_a_time, entrypoint_type=module),
+        digest.to_deployment(name="digest", schedule=Cron(digest_cron, timezone=timezone),
+                             concurrency_limit=one_at_a_time, entrypoint_type=module),
         backfill.to_deployment(name="backfill", entrypoint_type=module),
     ]  # fmt: skip
     return [d for d in made if isinstance(d, RunnerDeployment)]
@@ -105,13 +112,15 @@ def _stop_on_sigterm() -> None:
 
 def serve_forever(interval: int | None = None) -> None:
     """Serve the deployments until interrupted (Ctrl-C or SIGTERM)."""
-    every = interval or load_settings().monitor_interval
+    settings = load_settings()
+    every = interval or settings.monitor_interval
+    made = deployments(every, settings.digest_cron, settings.timezone)
     _stop_on_sigterm()
     if os.environ.get("PREFECT_API_URL"):
-        serve(*deployments(every))
+        serve(*made)
         return
     with local_server() as api_url:
         print(f"parley: started a local Prefect server at {api_url} (UI on the same port)")
         os.environ["PREFECT_API_URL"] = api_url  # for the flow-run subprocesses
         with temporary_settings(updates={PREFECT_API_URL: api_url}):
-            serve(*deployments(every), pause_on_shutdown=False)
+            serve(*made, pause_on_shutdown=False)

@@ -8,12 +8,14 @@ variables or a ``.env`` file in the working directory. Nothing is read at import
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+_CRON_FIELD = re.compile(r"[0-9A-Za-z*?/,#-]+")
 SEEDS_DIR = Path(__file__).resolve().parent.parent / "seeds"
 
 
@@ -81,6 +83,18 @@ class Settings(BaseSettings):
     monitor_interval: int = Field(
         default=600, ge=30, description="Seconds between monitor runs under `parley serve`."
     )
+    digest_cron: str = Field(
+        default="0 7 * * *",
+        description="Cron schedule (in PARLEY_TIMEZONE) of the digest under `parley serve`.",
+    )
+
+    @field_validator("digest_cron")
+    @classmethod
+    def _valid_cron(cls, value: str) -> str:
+        fields = value.split()
+        if len(fields) != 5 or not all(_CRON_FIELD.fullmatch(f) for f in fields):
+            raise ValueError(f"not a cron schedule: {value!r} (e.g. '0 7 * * *')")
+        return value
 
     @field_validator("timezone")
     @classmethod

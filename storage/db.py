@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event, text
+from sqlalchemy import event, inspect, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlmodel import Session, SQLModel, create_engine
@@ -63,6 +63,21 @@ def init_db(engine: Engine) -> None:
     """Create the tables that do not exist yet (existing data is left alone)."""
     with unreachable_as_storage_error(engine):
         SQLModel.metadata.create_all(engine)
+        _add_missing_columns(engine)
+
+
+# Columns added after the first release: (table, column, DDL type and default).
+_ADDED_COLUMNS = (("outboxalert", "mode", "VARCHAR(16) NOT NULL DEFAULT 'immediate'"),)
+
+
+def _add_missing_columns(engine: Engine) -> None:
+    """Add the columns newer code expects to tables an older version created."""
+    inspector = inspect(engine)
+    for table, column, ddl in _ADDED_COLUMNS:
+        present = {c["name"] for c in inspector.get_columns(table)}
+        if column not in present:
+            with engine.begin() as conn:
+                conn.execute(text(f"ALTER TABLE {table} ADD COLUMN {column} {ddl}"))
 
 
 def check_connection(engine: Engine) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Text, UniqueConstraint
+from sqlalchemy import JSON, Column, String, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from .types import UTCDateTime
@@ -128,6 +128,11 @@ class OutboxAlert(SQLModel, table=True):
     title: str = Field(sa_column=Column(Text, nullable=False))
     body: str = Field(sa_column=Column(Text, nullable=False))
     status: str = Field(default="pending", max_length=16, index=True)  # pending | sent | dead
+    # immediate: sent on its own by `deliver`; digest: gathered into the channel's digest.
+    mode: str = Field(
+        default="immediate",
+        sa_column=Column(String(16), nullable=False, server_default="immediate"),
+    )
     attempts: int = Field(default=0)
     last_error: str | None = _text()
     next_attempt_at: datetime = Field(

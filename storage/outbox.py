@@ -11,6 +11,7 @@ from .models import OutboxAlert
 from .upsert import insert_ignore
 
 PENDING, SENT, DEAD = "pending", "sent", "dead"
+IMMEDIATE, DIGEST = "immediate", "digest"
 BACKOFF_BASE = timedelta(seconds=30)
 BACKOFF_CAP = timedelta(hours=1)
 
@@ -27,8 +28,12 @@ def enqueue(
     now: datetime,
     match_id: int | None = None,
     severity: str = "medium",
+    mode: str = IMMEDIATE,
 ) -> int | None:
-    """Queue one alert for one channel; None if ``key`` was queued before."""
+    """Queue one alert for one channel; None if ``key`` was queued before.
+
+    ``mode="digest"`` rows are left out by :func:`claim_due`; only the digest sends them.
+    """
     values = {
         "idempotency_key": key,
         "match_id": match_id,
@@ -39,6 +44,7 @@ def enqueue(
         "title": title,
         "body": body,
         "status": PENDING,
+        "mode": mode,
         "attempts": 0,
         "next_attempt_at": now,
         "created_at": now,
@@ -46,11 +52,18 @@ def enqueue(
     return insert_ignore(session, OutboxAlert, values, ["idempotency_key"])
 
 
-def _due(now: datetime) -> list[ColumnElement[bool]]:
+def _unclaimed(now: datetime) -> list[ColumnElement[bool]]:
     return [
         col(OutboxAlert.status) == PENDING,
-        col(OutboxAlert.next_attempt_at) <= now,
         or_(col(OutboxAlert.claimed_until).is_(None), col(OutboxAlert.claimed_until) < now),
+    ]
+
+
+def _due(now: datetime) -> list[ColumnElement[bool]]:
+    return [
+        *_unclaimed(now),
+        col(OutboxAlert.mode) == IMMEDIATE,
+        col(OutboxAlert.next_attempt_at) <= now,
     ]
 
 
@@ -94,6 +107,56 @@ def _claim(session: Session, row_id: int, now: datetime, lease: timedelta) -> bo
         .execution_options(synchronize_session=False)
     )
     return bool(session.execute(statement).rowcount == 1)  # type: ignore[attr-defined]
+
+
+def claim_digest(
+    session: Session, channel: str, now: datetime, lease: timedelta
+) -> list[OutboxAlert]:
+    """Claim every pending digest row of ``channel`` for ``lease``, oldest first.
+
+    Rows another run holds are skipped, so two digests never send the same row. A failed
+    row's retry time does not hold it back: the next digest takes it. Commit before sending.
+    """
+    where = [*_unclaimed(now), col(OutboxAlert.mode) == DIGEST, col(OutboxAlert.channel) == channel]
+    candidates = session.exec(
+        select(OutboxAlert.id)
+        .where(*where)
+        .order_by(col(OutboxAlert.created_at), col(OutboxAlert.id))
+    ).all()
+    claimed = []
+    for row_id in candidates:
+        statement = (
+            update(OutboxAlert)
+            .where(col(OutboxAlert.id) == row_id, *where)
+            .values(claimed_until=now + lease)
+            .execution_options(synchronize_session=False)
+        )
+        if session.execute(statement).rowcount == 1:  # type: ignore[attr-defined]
+            claimed.append(row_id)
+    if not claimed:
+        return []
+    rows = session.exec(
+        select(OutboxAlert)
+        .where(col(OutboxAlert.id).in_(claimed))
+        .order_by(col(OutboxAlert.created_at), col(OutboxAlert.id))
+        .execution_options(populate_existing=True)
+    )
+    return list(rows)
+
+
+def release_digest_rows(session: Session, digest_channels: set[str]) -> int:
+    """Turn pending digest rows of channels no longer in digest mode into immediate ones."""
+    statement = (
+        update(OutboxAlert)
+        .where(
+            col(OutboxAlert.status) == PENDING,
+            col(OutboxAlert.mode) == DIGEST,
+            col(OutboxAlert.channel).not_in(digest_channels),
+        )
+        .values(mode=IMMEDIATE)
+        .execution_options(synchronize_session=False)
+    )
+    return int(session.execute(statement).rowcount)  # type: ignore[attr-defined]
 
 
 def mark_sent(session: Session, row_id: int, now: datetime) -> None:

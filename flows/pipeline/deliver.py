@@ -36,7 +36,10 @@ def deliver_due(
     sender: Sender | None = None,
     zone: ZoneInfo = UTC_ZONE,
 ) -> DeliveryReport:
-    """Send every due outbox row once; failures stay pending with a backoff, then go dead."""
+    """Send every due outbox row once; failures stay pending with a backoff, then go dead.
+
+    Rows queued for a digest channel are left alone: flows/pipeline/digest.py sends them.
+    """
     by_name = {channel.name: channel for channel in channels}
     # A lease outlives the sends of its batch, so no other run can claim a row being sent.
     lease = timedelta(seconds=timeout * CLAIM_BATCH * 1.5 + 60)
@@ -46,6 +49,9 @@ def deliver_due(
         return send(channel, title, body, timeout=timeout)
 
     do_send = sender or default_sender
+    with session_scope(engine) as session:
+        # Rows queued for a digest whose channel has since become immediate go out now.
+        outbox.release_digest_rows(session, {c.name for c in channels if c.digest})
     while True:
         with session_scope(engine) as session:
             rows = outbox.claim_due(session, now(), lease, limit=CLAIM_BATCH)

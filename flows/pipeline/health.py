@@ -58,6 +58,7 @@ def feed_health(
             body=rendered.body,
             now=now,
             severity=HEALTH_SEVERITY,
+            mode=channel.mode,
         )
         queued += row is not None
     return queued

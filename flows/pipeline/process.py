@@ -226,6 +226,7 @@ def _enqueue(
             now=now,
             match_id=match_id,
             severity=hit.severity,
+            mode=channel.mode,
         )
         queued += row_id is not None
     return queued

@@ -1,0 +1,217 @@
+"""Digests: one message per digest channel with every alert it gathered, by topic and story.
+
+A digest channel's alerts are queued like any other (``mode="digest"``) but ``deliver`` leaves
+them alone. :func:`build_digests` claims a channel's pending rows, sends ONE message for them,
+then marks them all sent in one transaction — or, when the send fails, records the error on
+each of them (they stay pending, or go dead after ``max_attempts``) so the next digest retries.
+"""
+
+from __future__ import annotations
+
+import html
+import random
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlmodel import Session, col, select
+
+from parley.alerts.channels import Channel
+from parley.alerts.notify import HTML, TEXT, SendOutcome, send
+from parley.alerts.render import MAX_HEADLINE, MAX_NAME, clean_line, format_time, safe_link
+from parley.storage import outbox
+from parley.storage.models import Entry, Feed, Match, OutboxAlert, Story
+from parley.storage.stories import story_of_entry
+
+DigestSender = Callable[[Channel, str, str, str], SendOutcome]  # channel, title, body, format
+JITTER = 0.2
+
+
+@dataclass
+class DigestReport:
+    """What one digest run did: channels sent, alerts included, failures."""
+
+    sent: int = 0  # digest messages sent
+    alerts: int = 0  # outbox rows marked sent
+    failed: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+@dataclass
+class StoryLine:
+    """One story (or one alert without a story) in a digest."""
+
+    headline: str
+    outlet: str
+    link: str | None
+    reports: int = 1
+
+
+@dataclass
+class TopicSection:
+    key: str
+    name: str
+    alerts: int = 0
+    stories: dict[str, StoryLine] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Digest:
+    """A rendered digest: its title and a body in ``body_format``."""
+
+    title: str
+    body: str
+    body_format: str
+
+
+def build_digests(
+    session: Session,
+    channels: Sequence[Channel],
+    now: datetime,
+    zone: ZoneInfo,
+    *,
+    topic_names: Mapping[str, str] | None = None,
+    max_attempts: int = 8,
+    timeout: float = 30.0,
+    sender: DigestSender | None = None,
+) -> DigestReport:
+    """Send each digest channel one message with its pending alerts; commits ``session``.
+
+    Rows are claimed (committed) before the send, so a concurrent digest skips them; the
+    outcome is committed right after each channel's send.
+    """
+    report = DigestReport()
+    lease = timedelta(seconds=timeout * 2 + 60)
+
+    def default_sender(channel: Channel, title: str, body: str, body_format: str) -> SendOutcome:
+        return send(channel, title, body, timeout=timeout, body_format=body_format)
+
+    do_send = sender or default_sender
+    for channel in channels:
+        if not channel.digest:
+            continue
+        rows = outbox.claim_digest(session, channel.name, now, lease)
+        session.commit()
+        if not rows:
+            continue
+        sections = group_rows(session, rows, topic_names or {})
+        digest = render_digest(sections, len(rows), now, zone, html_body=channel.is_email)
+        result = do_send(channel, digest.title, digest.body, digest.body_format)
+        ids = [row.id for row in rows if row.id is not None]
+        if result.ok:
+            for row_id in ids:
+                outbox.mark_sent(session, row_id, now)
+            session.commit()
+            report.sent += 1
+            report.alerts += len(ids)
+            continue
+        error = result.error or "send failed"
+        jitter = random.uniform(0.0, JITTER)
+        for row_id in ids:
+            outbox.mark_failed(session, row_id, error, now, max_attempts, jitter)
+        session.commit()
+        report.failed += 1
+        report.errors.append(error)
+    return report
+
+
+def group_rows(
+    session: Session, rows: Sequence[OutboxAlert], topic_names: Mapping[str, str]
+) -> list[TopicSection]:
+    """The rows by topic (in order of their first alert), then by story within a topic."""
+    sections: dict[str, TopicSection] = {}
+    for row in rows:
+        section = sections.get(row.topic_key)
+        if section is None:
+            name = topic_names.get(row.topic_key) or row.topic_key
+            section = sections[row.topic_key] = TopicSection(row.topic_key, name)
+        section.alerts += 1
+        key, line = _story_line(session, row)
+        known = section.stories.get(key)
+        if known is None:
+            section.stories[key] = line
+        else:
+            known.reports += 1
+    return list(sections.values())
+
+
+def _story_line(session: Session, row: OutboxAlert) -> tuple[str, StoryLine]:
+    """A grouping key for the row's story and the line to show for it."""
+    fallback = (f"row:{row.id}", StoryLine(row.title, "", None))
+    if row.match_id is None:
+        return fallback
+    found = session.exec(
+        select(Match, Entry, Feed)
+        .join(Entry, col(Entry.id) == Match.entry_id)
+        .join(Feed, col(Feed.id) == Entry.feed_id)
+        .where(Match.id == row.match_id)
+    ).first()
+    if found is None:
+        return fallback
+    match, entry, feed = found
+    story: Story | None = story_of_entry(session, match.entry_id, match.topic_key)
+    if story is None or story.id is None:
+        return f"entry:{entry.id}", StoryLine(entry.title, feed.name, entry.link)
+    return f"story:{story.id}", StoryLine(story.headline, feed.name, entry.link)
+
+
+def render_digest(
+    sections: Sequence[TopicSection],
+    alerts: int,
+    now: datetime,
+    zone: ZoneInfo,
+    *,
+    html_body: bool = False,
+) -> Digest:
+    """One message: a title with the counts, a body as plain text or (for email) HTML."""
+    topics = len(sections)
+    title = (
+        f"parley digest — {alerts} alert{'s' if alerts != 1 else ''} on {topics} "
+        f"topic{'s' if topics != 1 else ''} ({format_time(now, zone)})"
+    )
+    if html_body:
+        return Digest(title, _html_body(sections), HTML)
+    return Digest(title, _text_body(sections), TEXT)
+
+
+def _more(reports: int) -> str:
+    more = reports - 1
+    return f", + {more} more report{'s' if more != 1 else ''}" if more else ""
+
+
+def _text_body(sections: Sequence[TopicSection]) -> str:
+    lines: list[str] = []
+    for section in sections:
+        if lines:
+            lines.append("")
+        lines.append(f"{_clean_name(section)} ({section.alerts})")
+        for story in section.stories.values():
+            head = clean_line(story.headline, MAX_HEADLINE) or "(no headline)"
+            outlet = clean_line(story.outlet, MAX_NAME)
+            lines.append(f"- {head}" + (f" — {outlet}" if outlet else "") + _more(story.reports))
+            link = safe_link(story.link)
+            if link:
+                lines.append(f"  {link}")
+    return "\n".join(lines)
+
+
+def _html_body(sections: Sequence[TopicSection]) -> str:
+    parts: list[str] = []
+    for section in sections:
+        parts.append(f"<h2>{html.escape(_clean_name(section))} ({section.alerts})</h2>")
+        parts.append("<ul>")
+        for story in section.stories.values():
+            head = html.escape(clean_line(story.headline, MAX_HEADLINE) or "(no headline)")
+            link = safe_link(story.link)
+            if link:
+                head = f'<a href="{html.escape(link, quote=True)}">{head}</a>'
+            outlet = clean_line(story.outlet, MAX_NAME)
+            tail = (f" — {html.escape(outlet)}" if outlet else "") + _more(story.reports)
+            parts.append(f"<li>{head}{tail}</li>")
+        parts.append("</ul>")
+    return "\n".join(parts)
+
+
+def _clean_name(section: TopicSection) -> str:
+    return clean_line(section.name, MAX_NAME) or clean_line(section.key, MAX_NAME)
