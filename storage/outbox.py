@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, or_, update
@@ -85,28 +86,10 @@ def claim_due(
         ).all()
         if not candidates:
             return []
-        claimed = [
-            row_id for row_id in candidates if row_id and _claim(session, row_id, now, lease)
-        ]
+        claimed = _claim_rows(session, candidates, _due(now), now + lease)
         if claimed:
-            rows = session.exec(
-                select(OutboxAlert)
-                .where(col(OutboxAlert.id).in_(claimed))
-                .order_by(col(OutboxAlert.created_at), col(OutboxAlert.id))
-                .execution_options(populate_existing=True)
-            )
-            return list(rows)
+            return claimed
     return []
-
-
-def _claim(session: Session, row_id: int, now: datetime, lease: timedelta) -> bool:
-    statement = (
-        update(OutboxAlert)
-        .where(col(OutboxAlert.id) == row_id, *_due(now))
-        .values(claimed_until=now + lease)
-        .execution_options(synchronize_session=False)
-    )
-    return bool(session.execute(statement).rowcount == 1)  # type: ignore[attr-defined]
 
 
 def claim_digest(
@@ -123,15 +106,25 @@ def claim_digest(
         .where(*where)
         .order_by(col(OutboxAlert.created_at), col(OutboxAlert.id))
     ).all()
+    return _claim_rows(session, candidates, where, now + lease)
+
+
+def _claim_rows(
+    session: Session,
+    candidates: Sequence[int | None],
+    where: Sequence[ColumnElement[bool]],
+    until: datetime,
+) -> list[OutboxAlert]:
+    """Claim each candidate still matching ``where`` (a conditional UPDATE), then load them."""
     claimed = []
     for row_id in candidates:
         statement = (
             update(OutboxAlert)
             .where(col(OutboxAlert.id) == row_id, *where)
-            .values(claimed_until=now + lease)
+            .values(claimed_until=until)
             .execution_options(synchronize_session=False)
         )
-        if session.execute(statement).rowcount == 1:  # type: ignore[attr-defined]
+        if row_id is not None and session.execute(statement).rowcount == 1:  # type: ignore[attr-defined]
             claimed.append(row_id)
     if not claimed:
         return []
