@@ -239,23 +239,25 @@ def _cap(text: str, limit: int) -> str:
 
 @dataclass(frozen=True)
 class HealthView:
-    """A feed crossed the failure threshold (``failing``) or came back (``recovered``)."""
+    """A feed (or a channel) crossed the failure threshold (``failing``) or came back."""
 
     state: str  # "failing" | "recovered"
-    feed_name: str
-    feed_url: str
+    feed_name: str  # the feed's or the channel's name
+    feed_url: str  # shown as is: pass a channel's safe_url, never its url
     failures: int
     error: str | None
     since: datetime | None
+    subject: str = "Feed"  # or "Channel"
 
 
 def render_health(view: HealthView, zone: ZoneInfo) -> RenderedAlert:
     """A health alert: its first line says which feed broke or recovered."""
     name = clean_line(view.feed_name, MAX_NAME)
+    what = "failures in a row" if view.subject == "Feed" else "failed tries: an alert is dead"
     if view.state == "failing":
-        title = f"[parley health] Feed failing: {name} — {view.failures} failures in a row"
+        title = f"[parley health] {view.subject} failing: {name} — {view.failures} {what}"
     else:
-        title = f"[parley health] Feed recovered: {name}"
+        title = f"[parley health] {view.subject} recovered: {name}"
     lines = [clean_line(view.feed_url, MAX_LINK)]
     if view.since is not None:
         lines.append(f"Failing since: {format_time(view.since, zone)}")

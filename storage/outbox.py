@@ -220,3 +220,22 @@ def requeue(session: Session, row_id: int, now: datetime) -> bool:
 def counts(session: Session) -> dict[str, int]:
     query = select(OutboxAlert.status, func.count()).group_by(OutboxAlert.status)
     return {status: int(n) for status, n in session.exec(query)}
+
+
+def last_sent_at(session: Session, channel: str) -> datetime | None:
+    """When ``channel`` last delivered an alert (None: never)."""
+    query = select(func.max(OutboxAlert.sent_at)).where(
+        OutboxAlert.channel == channel, OutboxAlert.status == SENT
+    )
+    return session.exec(query).one()
+
+
+def health_alerted_since(session: Session, title_prefix: str, since: datetime | None) -> bool:
+    """Whether a health alert whose title starts with ``title_prefix`` was queued after
+    ``since`` (None: ever) — so a "recovered" follows only a "failing" of the same streak."""
+    query = select(func.count()).where(
+        OutboxAlert.kind == "health", col(OutboxAlert.title).startswith(title_prefix)
+    )
+    if since is not None:
+        query = query.where(col(OutboxAlert.created_at) >= since)
+    return session.exec(query).one() > 0

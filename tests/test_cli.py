@@ -228,8 +228,9 @@ def test_feeds_and_alerts_show_the_state_after_a_cycle(
 
     listed = cli("alerts", **env)
     assert listed.code == 0, listed
-    assert f"{alerts} dead, {alerts} sent" in listed.out
-    assert sum(" desk-hook " in line for line in listed.out.splitlines()) == alerts
+    # the file channel also got one health note: the webhook channel has dead alerts
+    assert f"{alerts} dead, {alerts + 1} sent" in listed.out
+    assert sum("│ desk-hook " in line for line in listed.out.splitlines()) == alerts
     assert "channel 'desk-hook'" in listed.out  # the last error, naming the channel
 
     dead = cli("alerts", "--status", "dead", **env)
@@ -241,16 +242,21 @@ def test_feeds_and_alerts_show_the_state_after_a_cycle(
     assert retried.code == 0, retried
     assert retried.out.strip() == f"requeued {alerts} alert(s)"
     after = cli("alerts", **env)
-    assert f"{alerts} pending, {alerts} sent" in after.out
+    assert f"{alerts} pending, {alerts + 1} sent" in after.out
     again = cli("alerts", "retry", "--dead", **env)
     assert again.out.strip() == "requeued 0 alert(s)"
 
     hook.status = 200  # the next cycle delivers the requeued alerts, once each
     later = _cycle(settings, server.base_url)
-    assert later.delivery is not None and later.delivery.sent == alerts
+    assert later.delivery is not None and later.delivery.sent == alerts + 1  # + "recovered"
     assert len(hook.wait_for(2 * alerts)) == 2 * alerts
-    assert f"{2 * alerts} sent" in cli("alerts", **env).out
-    assert len(jsonl_alerts(tmp_path / "alerts.jsonl")) == alerts
+    assert f"{2 * alerts + 2} sent" in cli("alerts", **env).out
+    health = [a["title"] for a in jsonl_alerts(tmp_path / "alerts.jsonl") if "health" in a["title"]]
+    assert [t.split(":")[0] for t in health] == [
+        "[parley health] Channel failing",
+        "[parley health] Channel recovered",
+    ]
+    assert len(jsonl_alerts(tmp_path / "alerts.jsonl")) == alerts + 2
 
 
 @pytest.mark.slow

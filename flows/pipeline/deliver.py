@@ -15,6 +15,7 @@ from sqlalchemy.engine import Engine
 
 from parley.alerts.channels import Channel
 from parley.alerts.notify import SendOutcome, send
+from parley.flows.pipeline.health import channel_health
 from parley.flows.pipeline.report import DeliveryReport
 from parley.storage import outbox
 from parley.storage.db import session_scope
@@ -59,7 +60,7 @@ def deliver_due(
             break
         for row in rows:
             if not _held_quiet(engine, by_name.get(row.channel), row, now(), zone, report):
-                _send_one(engine, by_name, do_send, row, now, max_attempts, report)
+                _send_one(engine, by_name, do_send, row, now, max_attempts, report, zone)
     return report
 
 
@@ -92,6 +93,7 @@ def _send_one(
     now: Callable[[], datetime],
     max_attempts: int,
     report: DeliveryReport,
+    zone: ZoneInfo,
 ) -> None:
     assert row.id is not None
     channel = channels.get(row.channel)
@@ -100,13 +102,25 @@ def _send_one(
     else:
         result = do_send(channel, row.title, row.body)
     with session_scope(engine) as session:
+        previous_success = outbox.last_sent_at(session, row.channel)
         if result.ok:
             outbox.mark_sent(session, row.id, now())
             report.sent += 1
+            failing = f"[parley health] Channel failing: {row.channel} "
+            if channel is not None and outbox.health_alerted_since(
+                session, failing, previous_success
+            ):
+                channel_health(session, channels.values(), zone, subject=channel,
+                               state="recovered", streak=previous_success, failures=0,
+                               error=None, now=now())  # fmt: skip
             return
         error = result.error or "send failed"
         jitter = random.uniform(0.0, JITTER)
         stored = outbox.mark_failed(session, row.id, error, now(), max_attempts, jitter)
+        if stored.status == outbox.DEAD and channel is not None:
+            channel_health(session, channels.values(), zone, subject=channel, state="failing",
+                           streak=previous_success, failures=stored.attempts, error=error,
+                           now=now())  # fmt: skip
     report.failed += 1
     report.dead += stored.status == outbox.DEAD
     report.errors.append(error)

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from datetime import datetime
 from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
 
 from sqlmodel import Session
 
+from parley.alerts.channels import Channel
 from parley.alerts.render import HealthView, render_health
 from parley.storage import outbox
 from parley.storage.models import Feed
@@ -59,6 +62,43 @@ def feed_health(
             now=now,
             severity=HEALTH_SEVERITY,
             mode=channel.mode,
+        )
+        queued += row is not None
+    return queued
+
+
+def channel_health(
+    session: Session,
+    channels: Iterable[Channel],
+    zone: ZoneInfo,
+    *,
+    subject: Channel,
+    state: str,
+    streak: datetime | None,
+    failures: int,
+    error: str | None,
+    now: datetime,
+) -> int:
+    """Tell the other channels that ``subject`` has a dead alert (once per streak of failures,
+    the streak named by the channel's last successful send) or that it sends again."""
+    view = HealthView(state, subject.name, subject.safe_url, failures, error, None, "Channel")
+    rendered = render_health(view, zone)
+    mark = streak.isoformat() if streak else "never"
+    queued = 0
+    for channel in channels:
+        if channel.name == subject.name or not channel.wants(HEALTH_TOPIC, HEALTH_SEVERITY):
+            continue
+        parts = ("channel", subject.name, state, mark, channel.name)
+        row = outbox.enqueue(
+            session,
+            key=hashlib.sha256("\x1f".join(parts).encode()).hexdigest(),
+            channel=channel.name,
+            kind="health",
+            topic_key=HEALTH_TOPIC,
+            title=rendered.title,
+            body=rendered.body,
+            now=now,
+            severity=HEALTH_SEVERITY,
         )
         queued += row is not None
     return queued
