@@ -248,6 +248,7 @@ class HealthView:
     error: str | None
     since: datetime | None
     subject: str = "Feed"  # or "Channel"
+    detail: str | None = None  # for "silent": how long, against the usual gap
 
 
 def render_health(view: HealthView, zone: ZoneInfo) -> RenderedAlert:
@@ -256,6 +257,8 @@ def render_health(view: HealthView, zone: ZoneInfo) -> RenderedAlert:
     what = "failures in a row" if view.subject == "Feed" else "failed tries: an alert is dead"
     if view.state == "failing":
         title = f"[parley health] {view.subject} failing: {name} — {view.failures} {what}"
+    elif view.state == "silent":
+        title = f"[parley health] {view.subject} silent: {name} — {view.detail or 'nothing new'}"
     else:
         title = f"[parley health] {view.subject} recovered: {name}"
     lines = [clean_line(view.feed_url, MAX_LINK)]

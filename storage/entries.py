@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from sqlalchemy import update
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 
 from .models import Entry, EntryRevision
 from .upsert import insert_ignore, insert_many_ignore
@@ -204,3 +204,23 @@ def revisions(session: Session, entry_id: int) -> list[EntryRevision]:
         .order_by(col(EntryRevision.revision))
     )
     return list(session.exec(query))
+
+
+def recent_times(session: Session, feed_id: int, limit: int = 20) -> list[datetime]:
+    """When the feed's latest entries appeared (published, else first seen), newest first."""
+    when = func.coalesce(Entry.published_at, Entry.first_seen_at)
+    query = select(when).where(Entry.feed_id == feed_id).order_by(when.desc()).limit(limit)
+    return [_aware(value) for value in session.exec(query)]
+
+
+def _aware(value: datetime) -> datetime:
+    """SQLite returns coalesce() results without the column type: mark them UTC."""
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def watched_since(session: Session, feed_id: int) -> datetime | None:
+    """When parley first stored an entry of this feed."""
+    value = session.exec(
+        select(func.min(Entry.first_seen_at)).where(Entry.feed_id == feed_id)
+    ).one()
+    return _aware(value) if value is not None else None

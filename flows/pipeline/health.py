@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
-from datetime import datetime
+import itertools
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
@@ -89,6 +90,96 @@ def channel_health(
         if channel.name == subject.name or not channel.wants(HEALTH_TOPIC, HEALTH_SEVERITY):
             continue
         parts = ("channel", subject.name, state, mark, channel.name)
+        row = outbox.enqueue(
+            session,
+            key=hashlib.sha256("\x1f".join(parts).encode()).hexdigest(),
+            channel=channel.name,
+            kind="health",
+            topic_key=HEALTH_TOPIC,
+            title=rendered.title,
+            body=rendered.body,
+            now=now,
+            severity=HEALTH_SEVERITY,
+        )
+        queued += row is not None
+    return queued
+
+
+SILENCE_FACTOR = 4  # silent after four usual gaps without a new item …
+MIN_SILENCE = timedelta(hours=12)  # … and never sooner than this
+MIN_HISTORY = 5  # entries needed to know a feed's rhythm
+
+
+def usual_gap(times: Sequence[datetime]) -> timedelta | None:
+    """The median gap between a feed's latest items (newest first), or None without history."""
+    if len(times) < MIN_HISTORY:
+        return None
+    gaps = sorted(abs(a - b) for a, b in itertools.pairwise(times))
+    return gaps[len(gaps) // 2]
+
+
+def silence(
+    times: Sequence[datetime], now: datetime, watched_since: datetime | None = None
+) -> timedelta | None:
+    """How long the feed has been silent, when that is longer than its rhythm allows.
+
+    Silence counts from the newest item, or from when parley started watching the feed if
+    that is later: an old archive added today is not "silent for a year".
+    """
+    gap = usual_gap(times)
+    if gap is None:
+        return None
+    quiet = now - max(times[0], watched_since or times[0])
+    return quiet if quiet > max(gap * SILENCE_FACTOR, MIN_SILENCE) else None
+
+
+def _days(span: timedelta) -> str:
+    hours = span.total_seconds() / 3600
+    return f"{hours:.0f} h" if hours < 48 else f"{hours / 24:.0f} days"
+
+
+def feed_silence(
+    session: Session,
+    pipeline: Pipeline,
+    feed: Feed,
+    *,
+    before: Sequence[datetime],
+    after: Sequence[datetime],
+    watched: datetime | None,
+    now: datetime,
+) -> int:
+    """A health alert when a feed falls silent for longer than its usual gap (once per silence,
+    named by its last item), and one when it publishes again after such an alert."""
+    if before and after and after[0] > before[0]:
+        title = f"[parley health] Feed silent: {feed.name} "
+        if not outbox.health_alerted_since(session, title, before[0]):
+            return 0
+        view = HealthView("recovered", feed.name, feed.url, 0, None, before[0], detail=None)
+        return _queue_feed_health(session, pipeline, feed, view, "publishing", before[0], now)
+    quiet = silence(after, now, watched)
+    if quiet is None:
+        return 0
+    gap = usual_gap(after)
+    detail = f"nothing new for {_days(quiet)} (usually every {_days(gap or quiet)})"
+    view = HealthView("silent", feed.name, feed.url, 0, None, after[0], detail=detail)
+    return _queue_feed_health(session, pipeline, feed, view, "silent", after[0], now)
+
+
+def _queue_feed_health(
+    session: Session,
+    pipeline: Pipeline,
+    feed: Feed,
+    view: HealthView,
+    state: str,
+    streak: datetime,
+    now: datetime,
+) -> int:
+    rendered = render_health(view, pipeline.zone)
+    queued = 0
+    for channel in pipeline.channels:
+        if not channel.wants(HEALTH_TOPIC, HEALTH_SEVERITY):
+            continue
+        parts = (feed.url, HEALTH_TOPIC, state, streak.isoformat(), channel.name)
         row = outbox.enqueue(
             session,
             key=hashlib.sha256("\x1f".join(parts).encode()).hexdigest(),

@@ -20,14 +20,20 @@ from parley.alerts.channels import Channel
 from parley.alerts.render import AlertView, StoryContext, render_alert, word_diff
 from parley.flows.ingest.model import EntryDraft, FetchResult, FetchStatus, ParseStatus
 from parley.flows.ingest.parse import parse_feed
-from parley.flows.pipeline.health import feed_health
+from parley.flows.pipeline.health import feed_health, feed_silence
 from parley.flows.pipeline.report import FeedOutcome, MatchRecord
 from parley.flows.stories.assign import ALERTING, DEVELOPMENT, UPDATED, Decision, assign
 from parley.flows.stories.facts import Facts, describe
 from parley.flows.topics.match import TopicMatch, TopicMatcher
 from parley.storage import outbox
 from parley.storage.db import session_scope
-from parley.storage.entries import EntryChange, Snapshot, apply_entries
+from parley.storage.entries import (
+    EntryChange,
+    Snapshot,
+    apply_entries,
+    recent_times,
+    watched_since,
+)
 from parley.storage.feeds import record_fetch
 from parley.storage.matches import match_exists, record_match
 from parley.storage.models import Entry, Feed, Story
@@ -71,6 +77,7 @@ def process_fetch(pipeline: Pipeline, result: FetchResult, now: datetime) -> Fee
         if pipeline.queue_alerts:
             feed_health(session, pipeline, feed, failures_before=failures_before,
                         failing_since=failing_since, now=now)  # fmt: skip
+        before = recent_times(session, outcome.feed_id) if not failed else []
         if drafts:
             changes = apply_entries(session, outcome.feed_id, drafts, now)
             outcome.new = sum(1 for c in changes if c.previous is None)
@@ -78,6 +85,11 @@ def process_fetch(pipeline: Pipeline, result: FetchResult, now: datetime) -> Fee
             # Oldest first, so the first report of a story opens it.
             for change in sorted(changes, key=lambda c: c.entry.published_at or now):
                 outcome.matches.extend(match_entry(session, pipeline, feed, change, now))
+        if pipeline.queue_alerts and not failed:
+            after = recent_times(session, outcome.feed_id)
+            watched = watched_since(session, outcome.feed_id)
+            feed_silence(session, pipeline, feed, before=before, after=after, watched=watched,
+                         now=now)  # fmt: skip
     return outcome
 
 
