@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 from sqlmodel import Session
 
 from parley.alerts.channels import Channel
-from parley.alerts.render import HealthView, render_health
+from parley.alerts.render import HealthView, RenderedAlert, render_health
 from parley.storage import outbox
 from parley.storage.models import Feed
 
@@ -45,27 +45,9 @@ def feed_health(
         return 0
     view = HealthView(state, feed.name, feed.url, failures_before + 1 if state == "failing"
                       else failures_before, feed.last_error, since)  # fmt: skip
-    rendered = render_health(view, pipeline.zone)
     streak = since.isoformat() if since else "?"
-    queued = 0
-    for channel in pipeline.channels:
-        if not channel.wants(HEALTH_TOPIC, HEALTH_SEVERITY):
-            continue
-        parts = (feed.url, HEALTH_TOPIC, state, streak, channel.name)
-        row = outbox.enqueue(
-            session,
-            key=hashlib.sha256("\x1f".join(parts).encode()).hexdigest(),
-            channel=channel.name,
-            kind="health",
-            topic_key=HEALTH_TOPIC,
-            title=rendered.title,
-            body=rendered.body,
-            now=now,
-            severity=HEALTH_SEVERITY,
-            mode=channel.mode,
-        )
-        queued += row is not None
-    return queued
+    rendered = render_health(view, pipeline.zone)
+    return queue_health(session, pipeline.channels, rendered, (feed.url, state, streak), now)
 
 
 def channel_health(
@@ -83,26 +65,10 @@ def channel_health(
     """Tell the other channels that ``subject`` has a dead alert (once per streak of failures,
     the streak named by the channel's last successful send) or that it sends again."""
     view = HealthView(state, subject.name, subject.safe_url, failures, error, None, "Channel")
-    rendered = render_health(view, zone)
     mark = streak.isoformat() if streak else "never"
-    queued = 0
-    for channel in channels:
-        if channel.name == subject.name or not channel.wants(HEALTH_TOPIC, HEALTH_SEVERITY):
-            continue
-        parts = ("channel", subject.name, state, mark, channel.name)
-        row = outbox.enqueue(
-            session,
-            key=hashlib.sha256("\x1f".join(parts).encode()).hexdigest(),
-            channel=channel.name,
-            kind="health",
-            topic_key=HEALTH_TOPIC,
-            title=rendered.title,
-            body=rendered.body,
-            now=now,
-            severity=HEALTH_SEVERITY,
-        )
-        queued += row is not None
-    return queued
+    rendered = render_health(view, zone)
+    identity = ("channel", subject.name, state, mark)
+    return queue_health(session, channels, rendered, identity, now, skip=subject.name)
 
 
 SILENCE_FACTOR = 4  # silent after four usual gaps without a new item …
@@ -175,11 +141,25 @@ def _queue_feed_health(
     now: datetime,
 ) -> int:
     rendered = render_health(view, pipeline.zone)
+    identity = (feed.url, state, streak.isoformat())
+    return queue_health(session, pipeline.channels, rendered, identity, now)
+
+
+def queue_health(
+    session: Session,
+    channels: Iterable[Channel],
+    rendered: RenderedAlert,
+    identity: tuple[str, ...],
+    now: datetime,
+    skip: str | None = None,
+) -> int:
+    """Queue a health alert on every channel that takes them (but ``skip``), once per
+    ``identity`` (what it is about and which streak) and channel; return rows queued."""
     queued = 0
-    for channel in pipeline.channels:
-        if not channel.wants(HEALTH_TOPIC, HEALTH_SEVERITY):
+    for channel in channels:
+        if channel.name == skip or not channel.wants(HEALTH_TOPIC, HEALTH_SEVERITY):
             continue
-        parts = (feed.url, HEALTH_TOPIC, state, streak.isoformat(), channel.name)
+        parts = (*identity, HEALTH_TOPIC, channel.name)
         row = outbox.enqueue(
             session,
             key=hashlib.sha256("\x1f".join(parts).encode()).hexdigest(),
@@ -190,6 +170,7 @@ def _queue_feed_health(
             body=rendered.body,
             now=now,
             severity=HEALTH_SEVERITY,
+            mode=channel.mode,
         )
         queued += row is not None
     return queued
