@@ -7,12 +7,19 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event, inspect, text
+from sqlalchemy import event, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
-from sqlmodel import Session, SQLModel, create_engine
+from sqlmodel import Session, create_engine
 
 from . import models  # noqa: F401  (registers the tables on SQLModel.metadata)
+from .migrations.runner import (
+    MigrationError,
+    SchemaState,
+    Upgrade,
+    current_state,
+    upgrade_to_head,
+)
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
@@ -59,25 +66,30 @@ def make_engine(url: str) -> Engine:
         raise StorageError(f"database {safe_url(url)}: {exc}") from None
 
 
-def init_db(engine: Engine) -> None:
-    """Create the tables that do not exist yet (existing data is left alone)."""
-    with unreachable_as_storage_error(engine):
-        SQLModel.metadata.create_all(engine)
-        _add_missing_columns(engine)
+def init_db(engine: Engine) -> Upgrade:
+    """Bring the schema to the newest revision; rows already stored are kept.
+
+    Safe to call from every command and worker: at head it only reads the version, and
+    concurrent upgrades take turns (see :mod:`parley.storage.migrations.runner`).
+    """
+    with unreachable_as_storage_error(engine), _migration_errors(engine):
+        return upgrade_to_head(engine)
 
 
-# Columns added after the first release: (table, column, DDL type and default).
-_ADDED_COLUMNS = (("outboxalert", "mode", "VARCHAR(16) NOT NULL DEFAULT 'immediate'"),)
+def schema_state(engine: Engine) -> SchemaState:
+    """Where the database's schema stands against this parley's revisions, changing nothing."""
+    with unreachable_as_storage_error(engine), _migration_errors(engine):
+        return current_state(engine)
 
 
-def _add_missing_columns(engine: Engine) -> None:
-    """Add the columns newer code expects to tables an older version created."""
-    inspector = inspect(engine)
-    for table, column, ddl in _ADDED_COLUMNS:
-        present = {c["name"] for c in inspector.get_columns(table)}
-        if column not in present:
-            with engine.begin() as conn:
-                conn.execute(text(f"ALTER TABLE {table} ADD COLUMN {column} {ddl}"))
+@contextmanager
+def _migration_errors(engine: Engine) -> Iterator[None]:
+    try:
+        yield
+    except MigrationError as exc:
+        raise StorageError(
+            f"database {engine.url.render_as_string(hide_password=True)}: {exc}"
+        ) from None
 
 
 def check_connection(engine: Engine) -> None:

@@ -1,0 +1,36 @@
+"""Alembic's environment, run by alembic while it applies or generates revisions.
+
+parley configures alembic in code (see ``runner.alembic_config``) and always hands it an open
+connection: the one ``init_db`` holds its migration lock on. There is no alembic.ini and no
+offline (``--sql``) mode.
+"""
+
+from __future__ import annotations
+
+from alembic import context
+from sqlalchemy.engine import Connection
+from sqlmodel import SQLModel
+
+from parley.storage import models  # noqa: F401  (registers the tables on SQLModel.metadata)
+from parley.storage.migrations.render import render_item
+
+
+def run_migrations() -> None:
+    connection = context.config.attributes.get("connection")
+    if context.is_offline_mode() or not isinstance(connection, Connection):
+        raise RuntimeError(
+            "parley's migrations run on a connection: use `parley db upgrade` "
+            'or `make migration m="…"`, not the alembic command'
+        )
+    context.configure(
+        connection=connection,
+        target_metadata=SQLModel.metadata,
+        render_as_batch=True,  # SQLite can ALTER little: batch mode copies the table instead
+        render_item=render_item,
+        compare_type=True,
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+run_migrations()
