@@ -118,6 +118,53 @@ def init() -> None:
     runtime.engine.dispose()
 
 
+db_app = typer.Typer(
+    help="The database schema: which revision it is at, and upgrading it.", no_args_is_help=True
+)
+app.add_typer(db_app, name="db")
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Bring the schema to the newest revision (every command also does this when it starts)."""
+    from parley.flows.settings import load_settings
+    from parley.storage.db import init_db, make_engine, safe_url
+
+    with _clean_errors():
+        settings = load_settings()
+        engine = make_engine(settings.database_url)
+        try:
+            done = init_db(engine)
+        finally:
+            engine.dispose()
+    where = safe_url(settings.database_url)
+    if not done.changed:
+        out.print(f"database {where}: already at {done.after.describe()}", markup=False)
+        return
+    if done.before.legacy:
+        out.print(f"database {where}: tables made before migrations adopted", markup=False)
+    start = ", ".join(done.before.current) or "empty"
+    out.print(f"database {where}: upgraded from {start} to {done.after.describe()}", markup=False)
+
+
+@db_app.command("current")
+def db_current() -> None:
+    """Show the schema revision the database is at, and whether it is the newest."""
+    from parley.flows.settings import load_settings
+    from parley.storage.db import make_engine, safe_url, schema_state
+
+    with _clean_errors():
+        settings = load_settings()
+        engine = make_engine(settings.database_url)
+        try:
+            state = schema_state(engine)
+        finally:
+            engine.dispose()
+    out.print(f"database {safe_url(settings.database_url)}: {state.describe()}", markup=False)
+    if not state.up_to_date:
+        raise typer.Exit(1)
+
+
 @app.command()
 def run(
     deliver: Annotated[bool, typer.Option(help="Send due alerts after the cycle.")] = True,

@@ -70,7 +70,7 @@ class SchemaState:
         return self.current == (self.head,)
 
     def describe(self) -> str:
-        where = ", ".join(self.current) if self.current else "none"
+        where = ", ".join(self.current) or "none (empty)"
         if self.up_to_date:
             return f"schema revision {where} (head)"
         if self.legacy:
