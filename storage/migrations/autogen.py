@@ -25,9 +25,9 @@ def new_revision(message: str, scratch: Path) -> list[Path]:
     try:
         upgrade_to_head(engine)
         with engine.connect() as connection:
-            written = command.revision(
-                alembic_config(connection), message=message, autogenerate=True
-            )
+            config = alembic_config(connection)
+            config.attributes["skip_empty"] = True
+            written = command.revision(config, message=message, autogenerate=True)
             connection.commit()
     finally:
         engine.dispose()
@@ -42,8 +42,11 @@ def main(argv: list[str] | None = None) -> int:
         print('error: give the revision a message: make migration m="add delivery attempts"')
         return 2
     with tempfile.TemporaryDirectory(prefix="parley-migration-") as scratch:
-        for path in new_revision(message, Path(scratch)):
-            print(f"wrote {path}")
+        written = new_revision(message, Path(scratch))
+    for path in written:
+        print(f"wrote {path}")
+    if not written:
+        print("the models match the newest revision: no revision written")
     return 0
 
 

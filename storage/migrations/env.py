@@ -7,12 +7,25 @@ offline (``--sql``) mode.
 
 from __future__ import annotations
 
+from typing import Any
+
 from alembic import context
+from alembic.operations.ops import MigrationScript
+from alembic.runtime.migration import MigrationContext
 from sqlalchemy.engine import Connection
 from sqlmodel import SQLModel
 
 from parley.storage import models  # noqa: F401  (registers the tables on SQLModel.metadata)
 from parley.storage.migrations.render import render_item
+
+
+def skip_empty(_context: MigrationContext, _revision: Any, directives: list[Any]) -> None:
+    """With ``skip_empty`` set (``make migration``), write no file when nothing changed."""
+    script = directives[0] if directives else None
+    if not context.config.attributes.get("skip_empty") or not isinstance(script, MigrationScript):
+        return
+    if all(ops.is_empty() for ops in script.upgrade_ops_list):
+        directives[:] = []
 
 
 def run_migrations() -> None:
@@ -28,6 +41,7 @@ def run_migrations() -> None:
         render_as_batch=True,  # SQLite can ALTER little: batch mode copies the table instead
         render_item=render_item,
         compare_type=True,
+        process_revision_directives=skip_empty,
     )
     with context.begin_transaction():
         context.run_migrations()
