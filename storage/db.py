@@ -67,7 +67,10 @@ def init_db(engine: Engine) -> None:
 
 
 # Columns added after the first release: (table, column, DDL type and default).
-_ADDED_COLUMNS = (("outboxalert", "mode", "VARCHAR(16) NOT NULL DEFAULT 'immediate'"),)
+_ADDED_COLUMNS = (
+    ("outboxalert", "mode", "VARCHAR(16) NOT NULL DEFAULT 'immediate'"),
+    ("outboxalert", "bundle_id", "VARCHAR(36)"),
+)
 
 
 def _add_missing_columns(engine: Engine) -> None:
