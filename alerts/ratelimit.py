@@ -42,4 +42,4 @@ def parse_rate_limit(raw: str) -> RateLimit:
     if count < 1 or amount < 1:
         raise ValueError(f"rate_limit {raw[:40]!r}: both numbers must be at least 1")
     window = timedelta(**{_UNITS[found.group(3)]: amount})
-    return RateLimit(count=count, window=window, text=f"{count}/{amount}{found.group(3)}")
+    return RateLimit(count, window, text=f"{count}/{found.group(2)}{found.group(3)}")

@@ -135,12 +135,12 @@ def _sent_since(channel: str, since: datetime) -> list[ColumnElement[bool]]:
     return [
         col(OutboxAlert.channel) == channel,
         col(OutboxAlert.status) == SENT,
-        col(OutboxAlert.sent_at) >= since,
+        col(OutboxAlert.sent_at) > since,
     ]
 
 
 def messages_sent_since(session: Session, channel: str, since: datetime) -> int:
-    """Messages ``channel`` received since ``since``: a bundle counts once, however many rows."""
+    """Messages ``channel`` received after ``since``: a bundle counts once, however many rows."""
     where = _sent_since(channel, since)
     single = session.exec(
         select(func.count()).where(*where, col(OutboxAlert.bundle_id).is_(None))
@@ -154,7 +154,7 @@ def messages_sent_since(session: Session, channel: str, since: datetime) -> int:
 
 
 def first_sent_since(session: Session, channel: str, since: datetime) -> datetime | None:
-    """The oldest send to ``channel`` since ``since`` (None: nothing sent)."""
+    """The oldest send to ``channel`` after ``since`` (None: nothing sent)."""
     return session.exec(
         select(func.min(OutboxAlert.sent_at)).where(*_sent_since(channel, since))
     ).one()
