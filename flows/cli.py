@@ -227,7 +227,8 @@ def alerts_list(
             last = attempts.latest(session, [row.id for row in rows if row.id is not None])
     table = Table("id", "created", "channel", "status", "tries", "alert", "last result")
     for row in rows:
-        result = _attempt_summary(last[row.id]) if row.id in last else row.last_error or ""
+        result = _attempt_summary(last[row.id], row.last_error) if row.id in last else ""
+        result = result or row.last_error or ""
         table.add_row(str(row.id), _show_time(row.created_at, settings.zone), row.channel,
                       row.status, str(row.attempts), row.title, result)  # fmt: skip
     out.print(table)
@@ -273,24 +274,27 @@ def alerts_show(
     if not tries:
         out.print("no send attempts yet")
         return
-    table = Table("when", "result", "http", "service", "target", "ms", "detail")
+    for target in dict.fromkeys(attempt.target for attempt in tries):
+        out.print(f"{'sent to:':<12} {target}")
+    table = Table("when", "result", "http", "service", "ms", "detail")
     for attempt in tries:
         table.add_row(_show_time(attempt.attempted_at, zone), attempt.status,
-                      str(attempt.http_status or "-"), attempt.service, attempt.target,
+                      str(attempt.http_status or "-"), attempt.service,
                       str(attempt.duration_ms), attempt.detail)  # fmt: skip
     out.print(table)
 
 
-def _attempt_summary(attempt: object) -> str:
-    """``failure · HTTP 500 · JSON: Failed to send …`` for the alerts list."""
+def _attempt_summary(attempt: object, last_error: str | None) -> str:
+    """``failure · HTTP 500 · JSON: channel 'desk' (…): …`` for the alerts list."""
     from parley.storage.models import DeliveryAttempt
 
     assert isinstance(attempt, DeliveryAttempt)
     parts = [attempt.status]
     if attempt.http_status is not None:
         parts.append(f"HTTP {attempt.http_status}")
-    text = " · ".join(parts) + f" · {attempt.service}"
-    return text + (f": {attempt.detail}" if attempt.detail and not attempt.ok else "")
+    text = " · ".join([*parts, attempt.service])
+    reason = (last_error or attempt.detail) if not attempt.ok else ""
+    return text + (f": {reason}" if reason else "")
 
 
 @alerts_app.command("retry")
