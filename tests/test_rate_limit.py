@@ -344,3 +344,14 @@ def test_a_failed_bundle_is_retried_as_the_same_bundle(
     assert {r.bundle_id for r in rows(engine)} == {first[0].bundle_id}
     titles = [r.json()["title"] for r in hook.wait_for(2)]
     assert titles[0] == titles[1]
+
+
+def test_the_rate_limits_in_the_examples_load() -> None:
+    root = Path(__file__).resolve().parents[1]
+    seed = yaml.safe_load((root / "seeds" / "channels.example.yaml").read_text("utf-8"))
+    readme = (root / "README.md").read_text("utf-8")
+    block = readme.split("```yaml\nchannels:", 1)[1].split("```", 1)[0]
+    shown = yaml.safe_load("channels:" + block)
+    limits = [c["rate_limit"] for c in seed["channels"] + shown["channels"] if "rate_limit" in c]
+    assert limits == ["5/10m", "5/10m"]
+    assert all(parse_rate_limit(text).window == timedelta(minutes=10) for text in limits)
