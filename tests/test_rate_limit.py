@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import yaml
 from clirun import Cli, clean_environ
+from flowrun import Monitor, demo_feeds, publish
 from receivers import SmtpReceiver, WebhookReceiver
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
@@ -22,6 +23,7 @@ from sqlmodel import Session, col, select
 from parley.alerts.channels import Channel, ChannelError, load_channels
 from parley.alerts.notify import SendOutcome, send
 from parley.alerts.ratelimit import parse_rate_limit
+from parley.flows.ingest.localserver import FeedServer
 from parley.flows.pipeline.deliver import deliver_due
 from parley.flows.pipeline.report import DeliveryReport
 from parley.storage import outbox
@@ -355,3 +357,29 @@ def test_the_rate_limits_in_the_examples_load() -> None:
     limits = [c["rate_limit"] for c in seed["channels"] + shown["channels"] if "rate_limit" in c]
     assert limits == ["5/10m", "5/10m"]
     assert all(parse_rate_limit(text).window == timedelta(minutes=10) for text in limits)
+
+
+@pytest.mark.prefect
+@pytest.mark.usefixtures("prefect_harness")
+def test_the_monitor_flow_bundles_a_first_poll_over_the_limit(
+    tmp_path: Path, server: FeedServer, hook: WebhookReceiver
+) -> None:
+    channels: list[dict[str, object]] = [
+        {"name": "webhook", "url": hook.url(), "rate_limit": "6/10m"},
+    ]
+    run = Monitor(tmp_path, server, f"sqlite:///{tmp_path / 'parley.db'}", channels, demo_feeds())
+    publish(server, "01-first")
+    report = run.cycle()
+    assert report.delivery is not None
+    assert (report.delivery.sent, report.delivery.bundles) == (len(report.matches), 1)
+    titles = [str(r.json()["title"]) for r in hook.requests]
+    [bundle] = [t for t in titles if t.startswith("[parley] ")]
+    bundled = int(bundle.split()[1])
+    assert bundled + len(titles) - 1 == len(report.matches)
+    assert "Zaporizhzhia nuclear power plant" in bundle  # topic names, not keys
+    assert bundle.endswith("(rate limit 6/10m)")
+    assert len(titles) == 6  # the critical alerts alone, then two more alone and the bundle
+    stored = run.outbox()
+    assert {r.status for r in stored} == {"sent"}
+    assert sum(r.bundle_id is not None for r in stored) == bundled
+    assert all(r.severity != "critical" for r in stored if r.bundle_id)
