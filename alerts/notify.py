@@ -21,12 +21,16 @@ from .plugins import load_apprise_plugins, register_sinks
 
 MAX_ERROR = 500
 MAX_DETAIL = 1000
+MIN_MASKED = 4  # shorter header values are too common to be worth masking
+MASK = "***"
 TEXT, HTML, MARKDOWN = "text", "html", "markdown"  # apprise body formats
 _APPRISE_LOGGER = logging.getLogger("apprise")
 _REPORTED_LEVELS = frozenset({"WARNING", "ERROR", "CRITICAL"})
 # apprise's web plugins log "…, error=500." on a refused request, and the body at DEBUG.
 _HTTP_STATUS_RE = re.compile(r"\berror=(\d{3})\b")
 _RESPONSE_PREFIX = "Response Details:"
+# ``+Header=value`` arguments of json://, form://, xml:// URLs: their values are tokens too.
+_HEADER_VALUE_RE = re.compile(r"[?&](?:\+|%2[Bb])[^=&#]*=([^&#]+)")
 _NOT_SENT = "parley"  # ``service`` of a result for a send that never reached apprise
 
 
@@ -130,7 +134,7 @@ def _service_result(channel: Channel, service: Any) -> ServiceResult:
             lines.append(message)
         elif message.startswith(_RESPONSE_PREFIX):
             lines.append("response: " + message[len(_RESPONSE_PREFIX) :].strip())
-    detail = channel.mask("; ".join(dict.fromkeys(lines)))
+    detail = _mask_headers(channel, channel.mask("; ".join(dict.fromkeys(lines))))
     return ServiceResult(
         service=_cap(str(service.name), 200),
         target=channel.safe_url,
@@ -140,6 +144,16 @@ def _service_result(channel: Channel, service: Any) -> ServiceResult:
         detail=_cap(detail, MAX_DETAIL),
         duration_ms=round(float(service.elapsed) * 1000),
     )
+
+
+def _mask_headers(channel: Channel, text: str) -> str:
+    """``text`` with the values of the URL's ``+Header=value`` arguments masked as well (a
+    token written into the channel file itself, not taken from the environment)."""
+    values = sorted(set(_HEADER_VALUE_RE.findall(channel.url)), key=len, reverse=True)
+    for value in values:
+        if len(value) >= MIN_MASKED:
+            text = text.replace(value, MASK)
+    return text
 
 
 def _not_sent(channel: Channel, error: str, started: float) -> ServiceResult:

@@ -248,3 +248,16 @@ def test_cli_shows_an_alert_never_tried(tmp_path: Path) -> None:
     shown = cli("alerts", "show", str(row_id))
     assert shown.code == 0, shown
     assert "no send attempts yet" in shown.out
+
+
+def test_a_token_written_into_the_url_is_masked_in_the_detail(
+    tmp_path: Path, engine: Engine
+) -> None:
+    with EchoingReceiver() as echo:
+        url = f"json://127.0.0.1:{echo.port}/hook?+X-Token={SECRET}"
+        channels = load_channels(write_channels(tmp_path, [{"name": "desk", "url": url}]), {})
+        [row_id] = queue(engine)
+        deliver(engine, channels)
+    [attempt] = attempts_of(engine, row_id)
+    assert "token *** is not allowed" in attempt.detail
+    assert SECRET not in stored_text(engine)
