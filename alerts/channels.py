@@ -8,6 +8,7 @@ File format (see seeds/channels.example.yaml)::
         tags: [znpp, black-sea]              # topic keys; omitted or empty = every topic
         min_severity: medium                 # low | medium | high | critical (default low)
         mode: digest                         # immediate (default) | digest: one message a day
+        rate_limit: "5/10m"                  # at most 5 messages in 10 min; the rest bundled
 
 ``${VAR}`` in a URL is replaced by the variable's value, inserted as it is (percent-encode
 characters such as ``@`` or ``/`` in the value when the URL needs it).
@@ -28,13 +29,16 @@ import yaml
 
 from .plugins import JSONL_SCHEMA, OWN_SCHEMAS, load_apprise_plugins, register_sinks
 from .quiet import QuietHours, parse_quiet
+from .ratelimit import RateLimit, parse_rate_limit
 from .severity import RANK, SEVERITIES
 
 DEFAULT_CHANNEL = ("console", "console://")
 MASK = "***"
 
 _RANK = RANK
-_KEYS = frozenset({"name", "url", "tags", "min_severity", "quiet_hours", "quiet_bypass", "mode"})
+_KEYS = frozenset(
+    {"name", "url", "tags", "min_severity", "quiet_hours", "quiet_bypass", "mode", "rate_limit"}
+)
 IMMEDIATE, DIGEST = "immediate", "digest"
 MODES = (IMMEDIATE, DIGEST)
 _VAR_RE = re.compile(r"\$\{([^{}]*)\}")
@@ -81,6 +85,7 @@ class Channel:
     secrets: frozenset[str] = field(default=frozenset(), repr=False, compare=False)
     quiet: QuietHours | None = None
     mode: str = IMMEDIATE  # immediate: each alert on its own; digest: gathered by `parley digest`
+    rate_limit: RateLimit | None = None  # over it, the channel's due alerts go as one bundle
 
     def __post_init__(self) -> None:
         if self.min_severity not in _RANK:
@@ -147,6 +152,7 @@ def build_channel(
     min_severity: str = "low",
     quiet: QuietHours | None = None,
     mode: str = IMMEDIATE,
+    rate_limit: RateLimit | None = None,
 ) -> Channel:
     """Expand ``${VAR}`` in ``url_template``, check it with apprise and build the Channel."""
     url, secret_values = expand_url(url_template, env, channel=name)
@@ -186,6 +192,7 @@ def build_channel(
         secrets=secrets | hidden,
         quiet=quiet,
         mode=mode,
+        rate_limit=rate_limit,
     )
 
 
@@ -365,13 +372,15 @@ def _channel_from_item(item: Any, line: int, path: Path, env: Mapping[str, str])
         )
     try:
         quiet = _quiet(item)
+        rate_limit = _rate_limit(item, mode)
     except ValueError as exc:
         raise ChannelError(str(exc), path=path, line=line, channel=name) from None
     try:
         tags = _tags(item.get("tags"))
         return build_channel(
-            name, url.strip(), env, tags=tags, min_severity=severity, quiet=quiet, mode=mode
-        )
+            name, url.strip(), env, tags=tags, min_severity=severity, quiet=quiet, mode=mode,
+            rate_limit=rate_limit,
+        )  # fmt: skip
     except ChannelError as exc:
         raise ChannelError(exc.reason, path=path, line=line, channel=name) from None
 
@@ -384,6 +393,18 @@ def _quiet(item: Mapping[str, Any]) -> QuietHours | None:
             raise ValueError("quiet_bypass needs quiet_hours")
         return None
     return parse_quiet(str(window), str(item.get("quiet_bypass", "critical")))
+
+
+def _rate_limit(item: Mapping[str, Any], mode: str) -> RateLimit | None:
+    """``rate_limit: "5/10m"`` (immediate channels only: a digest is one message anyway)."""
+    raw = item.get("rate_limit")
+    if raw is None:
+        return None
+    if not isinstance(raw, str):
+        raise ValueError('rate_limit must be a string such as "5/10m"')
+    if mode != IMMEDIATE:
+        raise ValueError("rate_limit applies to immediate channels only (this one is a digest)")
+    return parse_rate_limit(raw)
 
 
 def _tags(raw: Any) -> frozenset[str]:

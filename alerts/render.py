@@ -237,6 +237,19 @@ def _cap(text: str, limit: int) -> str:
     return text[: max(limit - 1, 0)].rstrip() + ELLIPSIS
 
 
+def bundle_title(alerts: int, topic_names: list[str], rate_limit: str) -> str:
+    """The first line of a rate-limit bundle: how many alerts, on which topics, and why.
+
+    ``[parley] 8 alerts on Zaporizhzhia NPP, Black Sea grain (rate limit 5/10m)``; the body
+    is the digest's grouping by topic and story (flows/pipeline/digest.py renders it).
+    """
+    names = [clean_line(name, MAX_NAME) for name in topic_names if clean_line(name, MAX_NAME)]
+    head = f"[parley] {alerts} alert{'s' if alerts != 1 else ''} on "
+    tail = f" (rate limit {clean_line(rate_limit, MAX_NAME)})"
+    room = max(MAX_TITLE - len(head) - len(tail), 20)
+    return head + _cap(", ".join(names) or "several topics", room) + tail
+
+
 @dataclass(frozen=True)
 class HealthView:
     """A feed (or a channel) crossed the failure threshold (``failing``) or came back."""

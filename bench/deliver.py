@@ -16,6 +16,7 @@ Two measurements, printed as markdown tables (progress goes to stderr):
     .venv/bin/python bench/deliver.py --alerts 100 --repeat 3
     .venv/bin/python bench/deliver.py --latency 0.05          # receiver answers after 50 ms
     .venv/bin/python bench/deliver.py --database-url postgresql://postgres@127.0.0.1:5432/bench
+    .venv/bin/python bench/deliver.py --rate-limit 5/10m      # over the limit: one bundle
 
 No Prefect. Traffic stays on loopback. See bench/README.md.
 """
@@ -356,9 +357,19 @@ class Throughput:
     body_bytes: int
 
 
+def expected_requests(args: argparse.Namespace) -> int:
+    """N posts, or under ``--rate-limit K/M`` K: K - 1 alerts alone and one bundle."""
+    if not args.rate_limit:
+        return int(args.alerts)
+    from parley.alerts.ratelimit import parse_rate_limit
+
+    return min(int(args.alerts), parse_rate_limit(args.rate_limit).count)
+
+
 def run_throughput(args: argparse.Namespace, stores: Stores, hook: Receiver,
                    profile: cProfile.Profile | None = None) -> Throughput:  # fmt: skip
     from parley.alerts.channels import build_channel
+    from parley.alerts.ratelimit import parse_rate_limit
     from parley.flows.pipeline import deliver as deliver_module
     from parley.flows.pipeline.deliver import deliver_due
     from parley.flows.settings import load_settings
@@ -368,7 +379,8 @@ def run_throughput(args: argparse.Namespace, stores: Stores, hook: Receiver,
     settings = load_settings()
     engine = make_engine(stores.fresh())
     init_db(engine)
-    channels = [build_channel(CHANNEL, hook.url(), {})]
+    limit = parse_rate_limit(args.rate_limit) if args.rate_limit else None
+    channels = [build_channel(CHANNEL, hook.url(), {}, rate_limit=limit)]
     now = utcnow()
     started = time.perf_counter()
     with session_scope(engine) as session:
@@ -396,7 +408,7 @@ def run_throughput(args: argparse.Namespace, stores: Stores, hook: Receiver,
     finally:
         timers.restore()
     cpu = time.process_time() - cpu0
-    arrivals = hook.wait_for(before + args.alerts, timeout=2.0)[before:]
+    arrivals = hook.wait_for(before + expected_requests(args), timeout=2.0)[before:]
     with session_scope(engine) as session:
         statuses = outbox.counts(session)
     engine.dispose()
@@ -690,8 +702,9 @@ def render(args: argparse.Namespace, meta: dict[str, Any], throughputs: list[Thr
         f"| `deliver_due` wall time | {seconds:.2f} s{spread} |",
         f"| **alerts per second** | **{args.alerts / seconds:,.0f}** |",
         f"| sent / failed (DeliveryReport) | {first.sent} / {first.failed} |",
+        f"| channel rate limit | {args.rate_limit or 'none'} |",
         f"| requests the receiver counted | {first.received} "
-        f"({'= N' if all(t.received == args.alerts for t in runs) else '**≠ N**'}) |",
+        f"({'as expected' if all(t.received == expected_requests(args) for t in runs) else '**unexpected**'}) |",
         f"| TCP connections the receiver accepted | {first.connections} |",
         f"| outbox rows after | {', '.join(f'{k} {n}' for k, n in sorted(first.statuses.items()))} |",
         f"| per-send time (`notify.send`) p50 / p95 / max | {ms(percentile(sends, 0.5))} / "
@@ -822,6 +835,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--profile", metavar="PREFIX",
                         help="cProfile the first throughput run and the last cycle into "
                         "PREFIX-deliver.pstats and PREFIX-cycle.pstats; summary on stderr")  # fmt: skip
+    parser.add_argument("--rate-limit", metavar="K/M",
+                        help='give the channel a rate limit, e.g. "5/10m": K - 1 alerts go alone, '
+                        "the rest in one bundle (default: none, every alert alone)")  # fmt: skip
     args = parser.parse_args(argv)
     if args.alerts < 1 or args.repeat < 1 or args.runs < 1 or not 0 <= args.latency <= 10:
         parser.error("--alerts, --repeat and --runs must be at least 1; --latency in 0..10 s")

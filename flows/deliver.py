@@ -21,6 +21,7 @@ def deliver_task(runtime: Runtime) -> DeliveryReport:
         max_attempts=runtime.settings.deliver_max_attempts,
         timeout=runtime.settings.deliver_timeout,
         zone=runtime.settings.zone,
+        topic_names={topic.key: topic.name for topic in runtime.pipeline.matcher.topics},
     )
     if report.failed:
         get_run_logger().warning(

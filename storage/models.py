@@ -143,6 +143,27 @@ class OutboxAlert(SQLModel, table=True):
         default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False)
     )
     sent_at: datetime | None = _when()
+    # Set when the row goes out in a rate-limit bundle: every row of one message shares it.
+    bundle_id: str | None = Field(default=None, max_length=36, index=True)
+
+
+class DeliveryAttempt(SQLModel, table=True):
+    """One try at sending one outbox row, as one apprise service reported it (secrets masked).
+
+    Written in the transaction that marks the row sent or failed; a bundle writes one per row.
+    """
+
+    id: int | None = Field(default=None, primary_key=True)
+    outbox_id: int = Field(foreign_key="outboxalert.id", index=True)
+    attempted_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    ok: bool
+    status: str = Field(max_length=16)  # success | failure | timeout | error
+    http_status: int | None = Field(default=None)
+    service: str = Field(max_length=200)  # the apprise plugin, e.g. "JSON", "E-Mail"
+    target: str = Field(sa_column=Column(Text, nullable=False))  # the channel URL, masked
+    detail: str = Field(default="", sa_column=Column(Text, nullable=False))
+    duration_ms: int = Field(default=0)
+    bundle_id: str | None = Field(default=None, max_length=36)
 
 
 class Story(SQLModel, table=True):

@@ -60,36 +60,104 @@ def _unclaimed(now: datetime) -> list[ColumnElement[bool]]:
     ]
 
 
-def _due(now: datetime) -> list[ColumnElement[bool]]:
-    return [
+def _due(
+    now: datetime, channel: str | None = None, unbundled: bool = False
+) -> list[ColumnElement[bool]]:
+    where = [
         *_unclaimed(now),
         col(OutboxAlert.mode) == IMMEDIATE,
         col(OutboxAlert.next_attempt_at) <= now,
     ]
+    if channel is not None:
+        where.append(col(OutboxAlert.channel) == channel)
+    if unbundled:
+        where.append(col(OutboxAlert.bundle_id).is_(None))
+    return where
 
 
 def claim_due(
-    session: Session, now: datetime, lease: timedelta, limit: int = 500, tries: int = 5
+    session: Session,
+    now: datetime,
+    lease: timedelta,
+    limit: int = 500,
+    tries: int = 5,
+    *,
+    channel: str | None = None,
+    unbundled: bool = False,
 ) -> list[OutboxAlert]:
     """Claim due rows for ``lease``; a row claimed by another run is skipped.
 
     The claim is a conditional UPDATE per row, so it holds on SQLite and PostgreSQL alike.
     When another run took every row this one picked, it looks again (up to ``tries`` times),
     so two runs share the work instead of one giving up. Commit before sending.
+    ``channel`` keeps to one channel's rows; ``unbundled`` leaves out rows of a bundle.
     """
+    where = _due(now, channel, unbundled)
     for _ in range(tries):
         candidates = session.exec(
             select(OutboxAlert.id)
-            .where(*_due(now))
+            .where(*where)
             .order_by(col(OutboxAlert.created_at), col(OutboxAlert.id))
             .limit(limit)
         ).all()
         if not candidates:
             return []
-        claimed = _claim_rows(session, candidates, _due(now), now + lease)
+        claimed = _claim_rows(session, candidates, where, now + lease)
         if claimed:
             return claimed
     return []
+
+
+def claim_bundle(
+    session: Session, bundle_id: str, now: datetime, lease: timedelta
+) -> list[OutboxAlert]:
+    """Claim the pending rows of one bundle that no run holds (to send them again together)."""
+    where = [*_unclaimed(now), col(OutboxAlert.bundle_id) == bundle_id]
+    candidates = session.exec(
+        select(OutboxAlert.id).where(*where).order_by(col(OutboxAlert.created_at))
+    ).all()
+    return _claim_rows(session, candidates, where, now + lease)
+
+
+def set_bundle(session: Session, row_ids: Sequence[int], bundle_id: str) -> None:
+    """Mark claimed rows as going out together; committed before the send, so a run that
+    takes them over after a crash sends the same bundle again."""
+    statement = (
+        update(OutboxAlert)
+        .where(col(OutboxAlert.id).in_(row_ids))
+        .values(bundle_id=bundle_id)
+        .execution_options(synchronize_session=False)
+    )
+    session.execute(statement)
+
+
+def _sent_since(channel: str, since: datetime) -> list[ColumnElement[bool]]:
+    return [
+        col(OutboxAlert.channel) == channel,
+        col(OutboxAlert.status) == SENT,
+        col(OutboxAlert.sent_at) > since,
+    ]
+
+
+def messages_sent_since(session: Session, channel: str, since: datetime) -> int:
+    """Messages ``channel`` received after ``since``: a bundle counts once, however many rows."""
+    where = _sent_since(channel, since)
+    single = session.exec(
+        select(func.count()).where(*where, col(OutboxAlert.bundle_id).is_(None))
+    ).one()
+    bundles = session.exec(
+        select(func.count(func.distinct(OutboxAlert.bundle_id))).where(
+            *where, col(OutboxAlert.bundle_id).is_not(None)
+        )
+    ).one()
+    return int(single) + int(bundles)
+
+
+def first_sent_since(session: Session, channel: str, since: datetime) -> datetime | None:
+    """The oldest send to ``channel`` after ``since`` (None: nothing sent)."""
+    return session.exec(
+        select(func.min(OutboxAlert.sent_at)).where(*_sent_since(channel, since))
+    ).one()
 
 
 def claim_digest(

@@ -43,7 +43,8 @@ class DeliveryReport:
     sent: int = 0
     failed: int = 0
     dead: int = 0
-    deferred: int = 0  # held back by a channel's quiet hours
+    deferred: int = 0  # held back by a channel's quiet hours or its spent rate limit
+    bundles: int = 0  # rate-limit bundles sent (their rows count in ``sent``)
     errors: list[str] = field(default_factory=list)
 
 
