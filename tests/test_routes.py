@@ -63,7 +63,9 @@ def test_without_routes_each_channel_is_its_own_route(tmp_path: Path) -> None:
 
 
 def test_routes_pick_by_topic_severity_tier_and_kind(tmp_path: Path) -> None:
-    channels = load(tmp_path, """\
+    channels = load(
+        tmp_path,
+        """\
         routes:
           - name: znpp-official
             topics: [znpp]
@@ -82,7 +84,8 @@ def test_routes_pick_by_topic_severity_tier_and_kind(tmp_path: Path) -> None:
             kinds: [health]
             tiers: [wire]
             channels: [c]
-        """)
+        """,
+    )
     assert sent(channels, "new", tier="primary") == {"a": "immediate"}
     assert sent(channels, "development", severity="critical", tier="primary") == {"a": "immediate"}
     assert sent(channels, "new", severity="medium", tier="primary") == {}  # below high
@@ -97,13 +100,16 @@ def test_routes_pick_by_topic_severity_tier_and_kind(tmp_path: Path) -> None:
 
 
 def test_one_row_per_channel_and_immediate_wins(tmp_path: Path) -> None:
-    channels = load(tmp_path, """\
+    channels = load(
+        tmp_path,
+        """\
         routes:
           - {name: brief, channels: [a, b], mode: digest}
           - {name: urgent, topics: [znpp], min_severity: critical, channels: [a, b],
              mode: immediate}
           - {name: again, channels: [a, a]}
-        """)
+        """,
+    )
     assert [(c.name, m) for c, m in targets(channels, Subject("new", "znpp", "critical"))] == [
         ("a", "immediate"),
         ("b", "immediate"),
@@ -115,10 +121,13 @@ def test_one_row_per_channel_and_immediate_wins(tmp_path: Path) -> None:
 def test_with_routes_a_channel_without_one_gets_nothing_and_its_own_limits_hold(
     tmp_path: Path,
 ) -> None:
-    channels = load(tmp_path, """\
+    channels = load(
+        tmp_path,
+        """\
         routes:
           - {channels: [c]}
-        """)
+        """,
+    )
     assert sent(channels, "new", severity="high") == {"c": "immediate"}
     assert sent(channels, "new", severity="low") == {}  # c's own min_severity: medium
     a, b, c = channels
@@ -127,11 +136,14 @@ def test_with_routes_a_channel_without_one_gets_nothing_and_its_own_limits_hold(
 
 
 def test_a_channel_sent_digests_by_a_route_is_a_digest_channel(tmp_path: Path) -> None:
-    a, b, c = load(tmp_path, """\
+    a, b, c = load(
+        tmp_path,
+        """\
         routes:
           - {channels: [a], mode: digest}
           - {channels: [c]}
-        """)
+        """,
+    )
     assert (a.digest, b.digest, c.digest) == (True, True, False)
 
 
@@ -190,11 +202,14 @@ def test_duplicate_route_names_are_an_error(tmp_path: Path) -> None:
 
 
 def test_a_route_topic_missing_from_the_topics_file_is_an_error(tmp_path: Path) -> None:
-    channels = load(tmp_path, """\
+    channels = load(
+        tmp_path,
+        """\
         routes:
           - {name: ok, topics: [znpp], channels: [a]}
           - {name: typo, topics: [zpp, znpp], channels: [b]}
-        """)
+        """,
+    )
     path = tmp_path / "channels.yaml"
     check_route_topics(channels, {"znpp", "zpp"}, path)
     with pytest.raises(ChannelError) as caught:
@@ -244,11 +259,20 @@ def _topic_keys() -> set[str]:
 
 ROUTES = [
     {"name": "znpp-now", "topics": ["znpp"], "channels": ["a"]},
-    {"name": "znpp-new-brief", "topics": ["znpp"], "kinds": ["new"], "channels": ["a"],
-     "mode": "digest"},  # fmt: skip
+    {
+        "name": "znpp-new-brief",
+        "topics": ["znpp"],
+        "kinds": ["new"],
+        "channels": ["a"],
+        "mode": "digest",
+    },
     {"name": "black-sea-brief", "topics": ["black-sea"], "channels": ["b"], "mode": "digest"},
-    {"name": "prisoners-coverage", "topics": ["prisoner-exchange"], "kinds": ["coverage"],
-     "channels": ["c"]},  # fmt: skip
+    {
+        "name": "prisoners-coverage",
+        "topics": ["prisoner-exchange"],
+        "kinds": ["coverage"],
+        "channels": ["c"],
+    },
     {"name": "wire-health", "kinds": ["health"], "tiers": ["wire"], "channels": ["c"]},
 ]
 
