@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import textwrap
 from collections import Counter
 from pathlib import Path
@@ -248,6 +249,21 @@ def test_the_example_routes_load(tmp_path: Path) -> None:
     channels = load_channels(path, EXAMPLE_ENV)
     check_route_topics(channels, _topic_keys(), path)
     assert any(c.routes for c in channels)
+
+
+def test_the_readme_routes_load_with_its_channels(tmp_path: Path) -> None:
+    readme = (SEEDS.parent / "README.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```yaml\n(.*?)```", readme, flags=re.DOTALL)
+    [channels] = [b for b in blocks if b.startswith("channels:")]
+    [routes] = [b for b in blocks if b.startswith("routes:")]
+    path = tmp_path / "channels.yaml"
+    path.write_text(channels + routes, encoding="utf-8")
+    loaded = load_channels(path, {"PARLEY_SMTP_PASSWORD": "dummy-smtp-password"})
+    check_route_topics(loaded, _topic_keys(), path)
+    mail, archive = loaded
+    assert [r.name for r in mail.routes or ()] == ["znpp-now"]
+    assert [r.name for r in archive.routes or ()] == ["znpp-now", "prisoner-coverage", "health"]
+    assert sent(loaded, "coverage", "prisoner-exchange", "low") == {"archive": "digest"}
 
 
 def _topic_keys() -> set[str]:
