@@ -5,18 +5,27 @@ from __future__ import annotations
 import re
 import textwrap
 from collections import Counter
+from datetime import UTC, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 import yaml
 from clirun import Cli, clean_environ
 from flowrun import SEEDS, Monitor, demo_feeds, jsonl_alerts, publish
+from sqlalchemy.engine import Engine
+from sqlmodel import col, select
 
 from parley.alerts.channels import Channel, ChannelError, check_route_topics, load_channels
+from parley.alerts.render import RenderedAlert
 from parley.alerts.routes import TIERS, Subject, route_kind, targets
 from parley.flows.ingest.catalog import TIERS as FEED_TIERS
 from parley.flows.ingest.localserver import FeedServer
+from parley.flows.pipeline.health import channel_health, queue_health
+from parley.storage.db import session_scope
+from parley.storage.models import OutboxAlert
 
+NOW = datetime(2025, 3, 21, 9, 0, tzinfo=UTC)
 EXAMPLE = SEEDS / "channels.example.yaml"
 EXAMPLE_ENV = {
     "PARLEY_WEBHOOK_TOKEN": "dummy-webhook-token",
@@ -150,6 +159,39 @@ def test_a_channel_sent_digests_by_a_route_is_a_digest_channel(tmp_path: Path) -
 
 def test_route_tiers_are_the_feed_tiers() -> None:
     assert TIERS == FEED_TIERS
+
+
+def test_health_alerts_follow_health_routes_and_tiers(tmp_path: Path, engine: Engine) -> None:
+    channels = load(
+        tmp_path,
+        """\
+        routes:
+          - {name: all-health, kinds: [health], channels: [a, b]}
+          - {name: wire-health, kinds: [health], tiers: [wire], channels: [c]}
+          - {name: znpp, topics: [znpp], kinds: [new, health], channels: [c]}
+        """,
+    )
+    rendered = RenderedAlert("[parley health] Feed failing: X", "body")
+    with session_scope(engine) as session:
+        feed = queue_health(session, channels, rendered, ("feed", "failing", "1"), NOW, tier="wire")
+        media = queue_health(
+            session, channels, rendered, ("feed", "failing", "2"), NOW, tier="media"
+        )
+        dead = channel_health(session, channels, ZoneInfo("UTC"), subject=channels[0],
+                              state="failing", streak=None, failures=3, error="HTTP 500",
+                              now=NOW)  # fmt: skip
+    assert (feed, media, dead) == (3, 2, 1)
+    with session_scope(engine) as session:
+        rows = session.exec(select(OutboxAlert).order_by(col(OutboxAlert.id))).all()
+        got = [(r.channel, r.kind, r.topic_key, r.mode) for r in rows]
+    assert got == [
+        ("a", "health", "health", "immediate"),
+        ("b", "health", "health", "digest"),  # b's own mode
+        ("c", "health", "health", "immediate"),
+        ("a", "health", "health", "immediate"),
+        ("b", "health", "health", "digest"),
+        ("b", "health", "health", "digest"),  # a's own failure: not to a, and no tier for c
+    ]
 
 
 # --- validation -----------------------------------------------------------------------------
