@@ -41,6 +41,7 @@ MASK = "***"
 
 _RANK = RANK
 _KEYS = frozenset({"name", "url", "tags", "min_severity", "quiet_hours", "quiet_bypass", "mode"})
+_FILE_KEYS = frozenset({"channels", "routes"})
 _VAR_RE = re.compile(r"\$\{([^{}]*)\}")
 _VAR_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _SCHEME_RE = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*)://")
@@ -161,11 +162,14 @@ def file_routes(channels: Iterable[Channel]) -> list[Route]:
 
 
 def check_route_topics(
-    channels: Iterable[Channel], topics: Collection[str], path: Path | None
+    channels: Iterable[Channel],
+    topics: Collection[str],
+    path: Path | None,
+    topics_file: Path | None = None,
 ) -> None:
     """Raise ChannelError if a route names a topic key that ``topics`` (the topics file) lacks."""
     try:
-        check_topics(file_routes(channels), topics)
+        check_topics(file_routes(channels), topics, str(topics_file or "the topics file"))
     except RouteError as exc:
         raise ChannelError(exc.reason, path=path, line=exc.line) from None
 
@@ -340,6 +344,14 @@ def _parse_file(
         loader.dispose()
     if not isinstance(data, dict) or not isinstance(node, yaml.MappingNode):
         raise ChannelError("expected a mapping with a 'channels:' list", path=path, line=1)
+    for key, _ in node.value:
+        if getattr(key, "value", None) not in _FILE_KEYS:
+            raise ChannelError(
+                f"unknown top-level key {str(key.value)[:40]!r}; allowed: "
+                f"{', '.join(sorted(_FILE_KEYS))}",
+                path=path,
+                line=key.start_mark.line + 1,
+            )
     items = data.get("channels")
     items_node = next(
         (value for key, value in node.value if getattr(key, "value", None) == "channels"), None

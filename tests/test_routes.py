@@ -236,6 +236,16 @@ def test_routes_must_be_a_non_empty_list(tmp_path: Path, routes: str, message: s
     assert str(caught.value).startswith(f"{path}, line {CHANNELS.count(chr(10)) + 1}: ")
 
 
+def test_a_misspelt_routes_key_is_an_error_not_silence(tmp_path: Path) -> None:
+    path = tmp_path / "channels.yaml"
+    path.write_text(CHANNELS + "route:\n  - {channels: [a]}\n", encoding="utf-8")
+    with pytest.raises(ChannelError) as caught:
+        load_channels(path, {})
+    assert str(caught.value) == (
+        f"{path}, line 10: unknown top-level key 'route'; allowed: channels, routes"
+    )
+
+
 def test_duplicate_route_names_are_an_error(tmp_path: Path) -> None:
     path = tmp_path / "channels.yaml"
     path.write_text(CHANNELS + "routes:\n  - {name: x, channels: [a]}\n  - {name: x, "
