@@ -140,12 +140,14 @@ def parse_routes(
     return tuple(routes)
 
 
-def check_topics(routes: Iterable[Route], topics: Collection[str]) -> None:
-    """Raise RouteError for the first route naming a topic key the topics file lacks."""
+def check_topics(
+    routes: Iterable[Route], topics: Collection[str], source: str = "the topics file"
+) -> None:
+    """Raise RouteError for the first route naming a topic key ``topics`` lacks."""
     for route in routes:
         unknown = sorted((route.topics or frozenset()) - set(topics))
         if unknown:
-            raise RouteError(f"unknown topic(s) {', '.join(unknown)}; not in the topics file",
+            raise RouteError(f"unknown topic(s) {', '.join(unknown)}; not in {source}",
                              route=route.name, line=route.line)  # fmt: skip
 
 

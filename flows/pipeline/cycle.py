@@ -66,7 +66,8 @@ def open_runtime(
     topics = load_topics(settings.topics_file)
     matcher = TopicMatcher(topics)
     channels = load_channels(settings.channels_file, os.environ)
-    check_route_topics(channels, {topic.key for topic in topics}, settings.channels_file)
+    keys = {topic.key for topic in topics}
+    check_route_topics(channels, keys, settings.channels_file, settings.topics_file)
     engine = make_engine(settings.database_url)
     init_db(engine)
     pipeline = Pipeline(
