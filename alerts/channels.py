@@ -10,6 +10,11 @@ File format (see seeds/channels.example.yaml)::
         mode: digest                         # immediate (default) | digest: one message a day
         rate_limit: "5/10m"                  # at most 5 messages in 10 min; the rest bundled
 
+    routes:                                  # optional: see alerts/routes.py
+      - topics: [znpp]
+        channels: [desk-email]
+        mode: immediate
+
 ``${VAR}`` in a URL is replaced by the variable's value, inserted as it is (percent-encode
 characters such as ``@`` or ``/`` in the value when the URL needs it).
 """
@@ -18,9 +23,9 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, unquote
@@ -30,6 +35,7 @@ import yaml
 from .plugins import JSONL_SCHEMA, OWN_SCHEMAS, load_apprise_plugins, register_sinks
 from .quiet import QuietHours, parse_quiet
 from .ratelimit import RateLimit, parse_rate_limit
+from .routes import DIGEST, IMMEDIATE, MODES, Route, RouteError, check_topics, parse_routes
 from .severity import RANK, SEVERITIES
 
 DEFAULT_CHANNEL = ("console", "console://")
@@ -39,8 +45,7 @@ _RANK = RANK
 _KEYS = frozenset(
     {"name", "url", "tags", "min_severity", "quiet_hours", "quiet_bypass", "mode", "rate_limit"}
 )
-IMMEDIATE, DIGEST = "immediate", "digest"
-MODES = (IMMEDIATE, DIGEST)
+_FILE_KEYS = frozenset({"channels", "routes"})
 _VAR_RE = re.compile(r"\$\{([^{}]*)\}")
 _VAR_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _SCHEME_RE = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*)://")
@@ -86,6 +91,9 @@ class Channel:
     quiet: QuietHours | None = None
     mode: str = IMMEDIATE  # immediate: each alert on its own; digest: gathered by `parley digest`
     rate_limit: RateLimit | None = None  # over it, the channel's due alerts go as one bundle
+    # The routes of the file that send alerts here; None: the file has no routes, so the
+    # channel's own tags, min_severity and mode are its route.
+    routes: tuple[Route, ...] | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         if self.min_severity not in _RANK:
@@ -95,8 +103,9 @@ class Channel:
 
     @property
     def digest(self) -> bool:
-        """True if this channel's alerts wait for the digest instead of going one by one."""
-        return self.mode == DIGEST
+        """True if alerts may wait here for the digest (its own mode, or a digest route)."""
+        routes = self.routes or ()
+        return self.mode == DIGEST or any(route.mode == DIGEST for route in routes)
 
     @property
     def is_email(self) -> bool:
@@ -129,7 +138,8 @@ def load_channels(path: Path | None, env: Mapping[str, str]) -> list[Channel]:
         raise ChannelError(f"cannot read channel file: {reason}", path=path) from None
     channels: list[Channel] = []
     seen: dict[str, int] = {}
-    for item, line in _channel_items(text, path):
+    items, routes = _parse_file(text, path)
+    for item, line in items:
         channel = _channel_from_item(item, line, path, env)
         if channel.name in seen:
             raise ChannelError(
@@ -140,7 +150,33 @@ def load_channels(path: Path | None, env: Mapping[str, str]) -> list[Channel]:
             )
         seen[channel.name] = line
         channels.append(channel)
-    return channels
+    if routes is None:
+        return channels
+    try:
+        parsed = parse_routes(routes[0], routes[1], list(seen))
+    except RouteError as exc:
+        raise ChannelError(exc.reason, path=path, line=exc.line) from None
+    assert parsed is not None
+    return [replace(c, routes=tuple(r for r in parsed if c.name in r.channels)) for c in channels]
+
+
+def file_routes(channels: Iterable[Channel]) -> list[Route]:
+    """The routes of a loaded channel file (each once, in file order); empty without routes."""
+    found = {id(route): route for channel in channels for route in channel.routes or ()}
+    return sorted(found.values(), key=lambda route: route.line)
+
+
+def check_route_topics(
+    channels: Iterable[Channel],
+    topics: Collection[str],
+    path: Path | None,
+    topics_file: Path | None = None,
+) -> None:
+    """Raise ChannelError if a route names a topic key that ``topics`` (the topics file) lacks."""
+    try:
+        check_topics(file_routes(channels), topics, str(topics_file or "the topics file"))
+    except RouteError as exc:
+        raise ChannelError(exc.reason, path=path, line=exc.line) from None
 
 
 def build_channel(
@@ -300,8 +336,11 @@ class _DropAll(logging.Filter):
         return False
 
 
-def _channel_items(text: str, path: Path) -> Iterator[tuple[Any, int]]:
-    """Yield each raw entry of the ``channels:`` list with its 1-based line number."""
+def _parse_file(
+    text: str, path: Path
+) -> tuple[list[tuple[Any, int]], tuple[yaml.MappingNode, dict[Any, Any]] | None]:
+    """Each raw ``channels:`` entry with its 1-based line, and the document when it has
+    ``routes:``."""
     loader = yaml.SafeLoader(text)
     try:
         node = loader.get_single_node()
@@ -312,6 +351,14 @@ def _channel_items(text: str, path: Path) -> Iterator[tuple[Any, int]]:
         loader.dispose()
     if not isinstance(data, dict) or not isinstance(node, yaml.MappingNode):
         raise ChannelError("expected a mapping with a 'channels:' list", path=path, line=1)
+    for key, _ in node.value:
+        if getattr(key, "value", None) not in _FILE_KEYS:
+            raise ChannelError(
+                f"unknown top-level key {str(key.value)[:40]!r}; allowed: "
+                f"{', '.join(sorted(_FILE_KEYS))}",
+                path=path,
+                line=key.start_mark.line + 1,
+            )
     items = data.get("channels")
     items_node = next(
         (value for key, value in node.value if getattr(key, "value", None) == "channels"), None
@@ -321,8 +368,8 @@ def _channel_items(text: str, path: Path) -> Iterator[tuple[Any, int]]:
         raise ChannelError("'channels:' must be a list of channels", path=path, line=line)
     if not items:
         raise ChannelError("'channels:' is empty; no alert would be sent", path=path)
-    for item, item_node in zip(items, items_node.value, strict=True):
-        yield item, item_node.start_mark.line + 1
+    lines = [n.start_mark.line + 1 for n in items_node.value]
+    return list(zip(items, lines, strict=True)), ((node, data) if "routes" in data else None)
 
 
 def _yaml_error(exc: yaml.YAMLError, path: Path) -> ChannelError:

@@ -51,7 +51,7 @@ class StoryContext:
 class AlertView:
     """What an alert shows about one new or edited entry."""
 
-    kind: str  # "new" | "development" | "updated"
+    kind: str  # "new" | "development" | "updated" | "coverage"
     topic_name: str
     topic_key: str
     severity: str
@@ -81,7 +81,8 @@ def render_alert(view: AlertView, zone: ZoneInfo) -> RenderedAlert:
     headline = clean_line(view.headline, MAX_HEADLINE) or "(no headline)"
     outlet = clean_line(view.outlet, MAX_NAME)
     updated = view.kind == "updated"
-    marker = {"updated": "Updated: ", "development": "Development: "}.get(view.kind, "")
+    marker = {"updated": "Updated: ", "development": "Development: ",
+              "coverage": "More coverage: "}.get(view.kind, "")  # fmt: skip
 
     prefix = f"[{topic}] " + marker
     suffix = f" — {outlet}" if outlet else ""
@@ -89,6 +90,10 @@ def render_alert(view: AlertView, zone: ZoneInfo) -> RenderedAlert:
     title = prefix + _cap(headline, room) + suffix
 
     lines = [headline]
+    if view.kind == "coverage":
+        count = len(view.story.outlets) if view.story is not None else 0
+        lines += [f"More coverage of a known story: {count} outlet{'s' if count != 1 else ''}"
+                  " now report it"]  # fmt: skip
     if view.added:
         lines += ["What's new: " + "; ".join(clean_line(a, MAX_NAME * 2) for a in view.added)]
     lines.append(

@@ -16,7 +16,7 @@ from pathlib import Path
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from parley.alerts.channels import Channel, load_channels
+from parley.alerts.channels import Channel, check_route_topics, load_channels
 from parley.flows.ingest.catalog import FeedSpec, load_feeds
 from parley.flows.ingest.fetch import FetchConfig, fetch_all
 from parley.flows.ingest.model import FeedRequest, FetchResult, Validators
@@ -63,8 +63,11 @@ def open_runtime(
     the file, line, channel or database at fault.
     """
     feeds = load_feeds(feeds_file or settings.feeds_file, base_url=base_url)
-    matcher = TopicMatcher(load_topics(settings.topics_file))
+    topics = load_topics(settings.topics_file)
+    matcher = TopicMatcher(topics)
     channels = load_channels(settings.channels_file, os.environ)
+    keys = {topic.key for topic in topics}
+    check_route_topics(channels, keys, settings.channels_file, settings.topics_file)
     engine = make_engine(settings.database_url)
     init_db(engine)
     pipeline = Pipeline(

@@ -13,13 +13,13 @@ from sqlmodel import Session
 
 from parley.alerts.channels import Channel
 from parley.alerts.render import HealthView, RenderedAlert, render_health
+from parley.alerts.routes import HEALTH, HEALTH_TOPIC, Subject, targets
 from parley.storage import outbox
 from parley.storage.models import Feed
 
 if TYPE_CHECKING:
     from parley.flows.pipeline.process import Pipeline
 
-HEALTH_TOPIC = "health"
 HEALTH_SEVERITY = "high"
 
 
@@ -47,7 +47,8 @@ def feed_health(
                       else failures_before, feed.last_error, since)  # fmt: skip
     streak = since.isoformat() if since else "?"
     rendered = render_health(view, pipeline.zone)
-    return queue_health(session, pipeline.channels, rendered, (feed.url, state, streak), now)
+    identity = (feed.url, state, streak)
+    return queue_health(session, pipeline.channels, rendered, identity, now, tier=feed.tier)
 
 
 def channel_health(
@@ -142,7 +143,7 @@ def _queue_feed_health(
 ) -> int:
     rendered = render_health(view, pipeline.zone)
     identity = (feed.url, state, streak.isoformat())
-    return queue_health(session, pipeline.channels, rendered, identity, now)
+    return queue_health(session, pipeline.channels, rendered, identity, now, tier=feed.tier)
 
 
 def queue_health(
@@ -152,13 +153,15 @@ def queue_health(
     identity: tuple[str, ...],
     now: datetime,
     skip: str | None = None,
+    tier: str | None = None,
 ) -> int:
-    """Queue a health alert on every channel that takes them (but ``skip``), once per
-    ``identity`` (what it is about and which streak) and channel; return rows queued."""
+    """Queue a health alert on every channel its routes send it to (but ``skip``), once per
+    ``identity`` (what it is about and which streak) and channel; return rows queued.
+
+    ``tier`` is the tier of the feed it is about (None for a channel's own health)."""
     queued = 0
-    for channel in channels:
-        if channel.name == skip or not channel.wants(HEALTH_TOPIC, HEALTH_SEVERITY):
-            continue
+    subject = Subject(HEALTH, HEALTH_TOPIC, HEALTH_SEVERITY, tier)
+    for channel, mode in targets(channels, subject, skip=skip):
         parts = (*identity, HEALTH_TOPIC, channel.name)
         row = outbox.enqueue(
             session,
@@ -170,7 +173,7 @@ def queue_health(
             body=rendered.body,
             now=now,
             severity=HEALTH_SEVERITY,
-            mode=channel.mode,
+            mode=mode,
         )
         queued += row is not None
     return queued

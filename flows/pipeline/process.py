@@ -18,11 +18,12 @@ from sqlmodel import Session
 
 from parley.alerts.channels import Channel
 from parley.alerts.render import AlertView, StoryContext, render_alert, word_diff
+from parley.alerts.routes import Subject, route_kind, targets
 from parley.flows.ingest.model import EntryDraft, FetchResult, FetchStatus, ParseStatus
 from parley.flows.ingest.parse import parse_feed
 from parley.flows.pipeline.health import feed_health, feed_silence
 from parley.flows.pipeline.report import FeedOutcome, MatchRecord
-from parley.flows.stories.assign import ALERTING, DEVELOPMENT, UPDATED, Decision, assign
+from parley.flows.stories.assign import DEVELOPMENT, UPDATED, Decision, assign
 from parley.flows.stories.facts import Facts, describe
 from parley.flows.topics.match import TopicMatch, TopicMatcher
 from parley.storage import outbox
@@ -135,9 +136,13 @@ def match_entry(
         if match_id is None:
             continue  # a concurrent run recorded it first
         queued = 0
-        if pipeline.queue_alerts and decision.kind in ALERTING:
-            view = _view(session, feed, entry, hit, decision, change.previous, pipeline)
-            queued = _enqueue(session, pipeline, feed, entry, hit, view, match_id, now)
+        kind = route_kind(decision.kind)  # coverage too: only routes asking for it take it
+        if pipeline.queue_alerts and kind is not None:
+            subject = Subject(kind, hit.topic_key, hit.severity, feed.tier)
+            chosen = targets(pipeline.channels, subject)
+            if chosen:
+                view = _view(session, feed, entry, hit, decision, change.previous, pipeline)
+                queued = _enqueue(session, chosen, feed, entry, hit, view, match_id, now, pipeline)
         records.append(_record(feed, entry, hit, decision.kind, queued))
     return records
 
@@ -214,19 +219,19 @@ def idempotency_key(feed: Feed, entry: Entry, topic_key: str, channel: str) -> s
 
 def _enqueue(
     session: Session,
-    pipeline: Pipeline,
+    chosen: Sequence[tuple[Channel, str]],
     feed: Feed,
     entry: Entry,
     hit: TopicMatch,
     view: AlertView,
     match_id: int,
     now: datetime,
+    pipeline: Pipeline,
 ) -> int:
+    """Queue ``view`` once on each chosen channel, in the mode its routes chose."""
     rendered = render_alert(view, pipeline.zone)
     queued = 0
-    for channel in pipeline.channels:
-        if not channel.wants(hit.topic_key, hit.severity):
-            continue
+    for channel, mode in chosen:
         row_id = outbox.enqueue(
             session,
             key=idempotency_key(feed, entry, hit.topic_key, channel.name),
@@ -238,7 +243,7 @@ def _enqueue(
             now=now,
             match_id=match_id,
             severity=hit.severity,
-            mode=channel.mode,
+            mode=mode,
         )
         queued += row_id is not None
     return queued
