@@ -80,12 +80,36 @@ def _preflight(
 ) -> None:
     """Load every config file and open the store before any flow starts, so that a mistake
     is one clear line here rather than a failed flow run."""
-    from parley.flows.pipeline.cycle import open_runtime
+    from parley.flows.pipeline import startup
+    from parley.flows.pipeline.cycle import open_runtime, utcnow
     from parley.flows.settings import load_settings
+    from parley.storage.db import StorageError
 
-    with _clean_errors():
+    def check() -> None:
         settings = load_settings(**overrides)
-        open_runtime(settings, feeds_file=feeds_file, base_url=base_url).engine.dispose()
+        try:
+            runtime = open_runtime(settings, feeds_file=feeds_file, base_url=base_url)
+        except StorageError:
+            # One health alert per outage (and one when it is over): flows/pipeline/startup.py
+            startup.database_unreachable(settings, os.environ, utcnow())
+            raise
+        try:
+            startup.database_reachable(runtime.engine, runtime.channels, settings, utcnow())
+            if api_url := _prefect_api_url():
+                startup.check_prefect(runtime.engine, runtime.channels, settings, api_url,
+                                      utcnow())  # fmt: skip
+        finally:
+            runtime.engine.dispose()
+
+    _run(check)
+
+
+def _prefect_api_url() -> str | None:
+    """PREFECT_API_URL as Prefect sees it (environment, profile or prefect.toml)."""
+    from prefect.settings import get_current_settings
+
+    url = get_current_settings().api.url
+    return str(url) if url else None
 
 
 def _parse_day(value: str | None, option: str) -> datetime | None:
