@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import socket
 import threading
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -21,17 +21,23 @@ import yaml
 from clirun import Cli, Result, clean_environ
 from flowrun import DEMO, jsonl_alerts
 from receivers import free_port
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
+from parley.alerts.channels import Channel, build_channel
+from parley.alerts.notify import SendOutcome
 from parley.flows.pipeline.startup import (
     DATABASE,
     PREFECT,
     Outage,
     OutageLog,
+    PrefectUnreachable,
+    check_prefect,
+    database_unreachable,
     render_outage,
     safe_api_url,
 )
-from parley.storage.db import make_engine
+from parley.flows.settings import Settings, load_settings
+from parley.storage.db import init_db, make_engine
 from parley.storage.models import OutboxAlert
 
 DB_PASSWORD = "pw-Secret-77a1c9"
@@ -267,3 +273,94 @@ def test_outage_alerts_say_what_and_since_when() -> None:
     back = render_outage(outage, ZoneInfo("UTC"), over=later)
     assert back.title == "[parley health] Prefect API reachable again: http://127.0.0.1:1/api"
     assert "Unreachable from 2025-03-22 12:00 UTC until 2025-03-22 13:30 UTC." in back.body
+
+
+class Recorder:
+    """A sender that records (channel, title) and answers ``ok``."""
+
+    def __init__(self, ok: bool = True) -> None:
+        self.ok = ok
+        self.sent: list[tuple[str, str]] = []
+
+    def __call__(self, channel: Channel, title: str, body: str) -> SendOutcome:
+        self.sent.append((channel.name, title))
+        return SendOutcome(ok=self.ok, error=None if self.ok else "channel 'desk': refused")
+
+
+def _settings(tmp_path: Path, db_url: str) -> Settings:
+    return load_settings(database_url=db_url, state_dir=str(tmp_path / "state"))
+
+
+def test_prefect_outage_is_queued_once_sent_at_once_and_closed(tmp_path: Path, db_url: str) -> None:
+    settings = _settings(tmp_path, db_url)
+    engine = make_engine(db_url)
+    init_db(engine)
+    channels = [build_channel("desk", "json://127.0.0.1:9/hook", {}),
+                build_channel("sports", "json://127.0.0.1:9/other", {}, tags=frozenset({"x"}))]  # fmt: skip
+    api = "http://127.0.0.1:9/api"
+    sender = Recorder()
+    start = datetime(2025, 3, 22, 12, 0, tzinfo=UTC)
+    try:
+        for minutes in (0, 1, 2):  # three failing starts, one minute apart
+            with pytest.raises(PrefectUnreachable, match=r"^Failed to reach API at "):
+                check_prefect(engine, channels, settings, api, start + timedelta(minutes=minutes),
+                              probe=lambda _: "ConnectError: refused", sender=sender)  # fmt: skip
+        assert sender.sent == [("desk", f"[parley health] Prefect API unreachable: {api}")]
+        check_prefect(engine, channels, settings, api, start + timedelta(minutes=3),
+                      probe=lambda _: None, sender=sender)  # fmt: skip
+        check_prefect(engine, channels, settings, api, start + timedelta(minutes=4),
+                      probe=lambda _: None, sender=sender)  # fmt: skip
+        with Session(engine) as session:
+            rows = session.exec(select(OutboxAlert).order_by(col(OutboxAlert.id))).all()
+            got = [(r.channel, r.status, r.title.split(":")[0]) for r in rows]
+    finally:
+        engine.dispose()
+    assert got == [
+        ("desk", "sent", "[parley health] Prefect API unreachable"),
+        ("desk", "pending", "[parley health] Prefect API reachable again"),
+    ]
+    assert OutageLog(settings.state_dir).find(PREFECT, api) is None
+
+
+def test_failed_direct_send_stays_queued_for_delivery(tmp_path: Path, db_url: str) -> None:
+    settings = _settings(tmp_path, db_url)
+    engine = make_engine(db_url)
+    init_db(engine)
+    channels = [build_channel("desk", "json://127.0.0.1:9/hook", {})]
+    now = datetime.now(UTC)
+    try:
+        with pytest.raises(PrefectUnreachable):
+            check_prefect(engine, channels, settings, "http://127.0.0.1:9/api", now,
+                          probe=lambda _: "refused", sender=Recorder(ok=False))  # fmt: skip
+        with Session(engine) as session:
+            (row,) = session.exec(select(OutboxAlert)).all()
+    finally:
+        engine.dispose()
+    assert (row.status, row.attempts, row.last_error) == ("pending", 1, "channel 'desk': refused")
+    assert row.next_attempt_at > now
+
+
+def test_database_outage_sends_once_per_outage(tmp_path: Path) -> None:
+    url = f"postgresql+psycopg://nobody:{DB_PASSWORD}@127.0.0.1:{free_port()}/x"
+    channels = tmp_path / "channels.yaml"
+    channels.write_text(yaml.safe_dump({"channels": [
+        {"name": "desk", "url": "json://127.0.0.1:9/hook"},
+        {"name": "sports", "url": "json://127.0.0.1:9/other", "tags": ["football"]},
+    ]}), encoding="utf-8")  # fmt: skip
+    settings = load_settings(database_url=url, state_dir=str(tmp_path / "state"),
+                             channels_file=str(channels))  # fmt: skip
+    sender = Recorder()
+    now = datetime.now(UTC)
+    assert database_unreachable(settings, {}, now, sender=sender)
+    assert database_unreachable(settings, {}, now + timedelta(minutes=1), sender=sender)
+    assert [name for name, _ in sender.sent] == ["desk"]
+    state = (tmp_path / "state" / "outages.json").read_text(encoding="utf-8")
+    assert DB_PASSWORD not in state and "nobody:***@" in state
+
+
+def test_an_invalid_database_url_is_no_outage(tmp_path: Path) -> None:
+    settings = load_settings(database_url="nosuchdb://x", state_dir=str(tmp_path / "state"))
+    sender = Recorder()
+    assert not database_unreachable(settings, {}, datetime.now(UTC), sender=sender)
+    assert sender.sent == []
+    assert not (tmp_path / "state").exists()
