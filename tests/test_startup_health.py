@@ -21,7 +21,7 @@ import yaml
 from clirun import Cli, Result, clean_environ
 from flowrun import DEMO, jsonl_alerts
 from receivers import free_port
-from sqlmodel import Session, col, select
+from sqlmodel import Session, SQLModel, col, select
 
 from parley.alerts.channels import Channel, build_channel
 from parley.alerts.notify import SendOutcome
@@ -149,11 +149,15 @@ def _pg_target(pg_url: str) -> tuple[str, int, str]:
     return str(url.host), int(url.port or 5432), str(url.database)
 
 
+@pytest.mark.slow
 @pytest.mark.prefect
 @pytest.mark.postgres
 def test_database_outage_alerts_once_and_once_more_when_back(
     cli: Cli, tmp_path: Path, pg_url: str, prefect_api: str
 ) -> None:
+    fresh = make_engine(pg_url)  # the session's throwaway database, emptied for this test
+    SQLModel.metadata.drop_all(fresh)
+    fresh.dispose()
     host, pg_port, name = _pg_target(pg_url)
     port = free_port()
     url = f"postgresql+psycopg://postgres:{DB_PASSWORD}@127.0.0.1:{port}/{name}"
@@ -183,6 +187,7 @@ def test_database_outage_alerts_once_and_once_more_when_back(
         assert DB_PASSWORD not in text
 
 
+@pytest.mark.slow
 @pytest.mark.prefect
 def test_prefect_outage_alerts_once_and_once_more_when_back(
     cli: Cli, tmp_path: Path, prefect_api: str
