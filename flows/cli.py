@@ -80,26 +80,14 @@ def _preflight(
 ) -> None:
     """Load every config file and open the store before any flow starts, so that a mistake
     is one clear line here rather than a failed flow run."""
-    from parley.flows.pipeline import startup
-    from parley.flows.pipeline.cycle import open_runtime, utcnow
+    from parley.flows.pipeline.startup import check_start
     from parley.flows.settings import load_settings
-    from parley.storage.db import StorageError
 
     def check() -> None:
+        # An unreachable database or Prefect API also sends one health alert per outage.
         settings = load_settings(**overrides)
-        try:
-            runtime = open_runtime(settings, feeds_file=feeds_file, base_url=base_url)
-        except StorageError:
-            # One health alert per outage (and one when it is over): flows/pipeline/startup.py
-            startup.database_unreachable(settings, os.environ, utcnow())
-            raise
-        try:
-            startup.database_reachable(runtime.engine, runtime.channels, settings, utcnow())
-            if api_url := _prefect_api_url():
-                startup.check_prefect(runtime.engine, runtime.channels, settings, api_url,
-                                      utcnow())  # fmt: skip
-        finally:
-            runtime.engine.dispose()
+        check_start(settings, os.environ, _prefect_api_url(), feeds_file=feeds_file,
+                    base_url=base_url)  # fmt: skip
 
     _run(check)
 

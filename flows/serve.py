@@ -28,10 +28,8 @@ from parley.flows.backfill import backfill
 from parley.flows.deliver import deliver
 from parley.flows.digest import digest
 from parley.flows.monitor import monitor
-from parley.flows.pipeline import startup
-from parley.flows.pipeline.cycle import open_runtime, utcnow
-from parley.flows.settings import Settings, load_settings
-from parley.storage.db import StorageError
+from parley.flows.pipeline.startup import check_start
+from parley.flows.settings import load_settings
 
 SERVER_START_TIMEOUT = 120.0
 DELIVER_INTERVAL = 60
@@ -113,32 +111,13 @@ def _stop_on_sigterm() -> None:
     signal.signal(signal.SIGTERM, handler)
 
 
-def check_services(settings: Settings, api_url: str | None) -> None:
-    """Before serving: the database (and the Prefect API, when one is set) must answer.
-
-    An outage raises StorageError or PrefectUnreachable after its health alert (one per
-    outage); the first start after it queues the "reachable again" alert.
-    """
-    try:
-        runtime = open_runtime(settings)
-    except StorageError:
-        startup.database_unreachable(settings, os.environ, utcnow())
-        raise
-    try:
-        startup.database_reachable(runtime.engine, runtime.channels, settings, utcnow())
-        if api_url:
-            startup.check_prefect(runtime.engine, runtime.channels, settings, api_url, utcnow())
-    finally:
-        runtime.engine.dispose()
-
-
 def serve_forever(interval: int | None = None) -> None:
     """Serve the deployments until interrupted (Ctrl-C or SIGTERM)."""
     settings = load_settings()
     every = interval or settings.monitor_interval
     made = deployments(every, settings.digest_cron, settings.timezone)
     api_url = os.environ.get("PREFECT_API_URL")
-    check_services(settings, api_url)
+    check_start(settings, os.environ, api_url)  # one health alert per outage
     _stop_on_sigterm()
     if api_url:
         serve(*made)

@@ -37,6 +37,7 @@ from sqlmodel import Session, col, select
 from parley.alerts.channels import Channel, load_channels
 from parley.alerts.notify import SendOutcome, send
 from parley.alerts.render import MAX_LINK, MAX_SNIPPET, RenderedAlert, clean_line, format_time
+from parley.flows.pipeline.cycle import open_runtime, utcnow
 from parley.flows.pipeline.deliver import JITTER
 from parley.flows.pipeline.health import HEALTH_SEVERITY, HEALTH_TOPIC, queue_health
 from parley.flows.settings import Settings
@@ -157,6 +158,34 @@ def render_outage(outage: Outage, zone: ZoneInfo, *, over: datetime | None = Non
     return RenderedAlert(title=title, body="\n".join(lines))
 
 
+def check_start(
+    settings: Settings,
+    environ: Mapping[str, str],
+    api_url: str | None,
+    *,
+    feeds_file: Path | None = None,
+    base_url: str | None = None,
+) -> None:
+    """Before a run or `parley serve`: load the config and open the store as a run would,
+    then probe the Prefect API at ``api_url`` (when one is set).
+
+    Raises what :func:`open_runtime` raises (StorageError for an unreachable database, after
+    its health alert) or PrefectUnreachable (after its health alert); on success, queues the
+    "reachable again" alert of an outage that is over.
+    """
+    try:
+        runtime = open_runtime(settings, feeds_file=feeds_file, base_url=base_url)
+    except StorageError:
+        database_unreachable(settings, environ, utcnow())
+        raise
+    try:
+        database_reachable(runtime.engine, runtime.channels, settings, utcnow())
+        if api_url:
+            check_prefect(runtime.engine, runtime.channels, settings, api_url, utcnow())
+    finally:
+        runtime.engine.dispose()
+
+
 def _identity(outage: Outage, state: str) -> tuple[str, ...]:
     return (outage.what, outage.target, state, outage.since.isoformat())
 
@@ -229,7 +258,8 @@ def probe_prefect(api_url: str, timeout: float = PREFECT_PROBE_TIMEOUT) -> str |
     try:
         httpx.get(f"{api_url.rstrip('/')}/health", timeout=timeout)
     except httpx.TransportError as exc:
-        return _masked(f"{type(exc).__name__}: {exc}".strip(": "), api_url)
+        reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        return _masked(reason, api_url)
     return None
 
 
