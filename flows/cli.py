@@ -80,12 +80,24 @@ def _preflight(
 ) -> None:
     """Load every config file and open the store before any flow starts, so that a mistake
     is one clear line here rather than a failed flow run."""
-    from parley.flows.pipeline.cycle import open_runtime
+    from parley.flows.pipeline.startup import check_start
     from parley.flows.settings import load_settings
 
-    with _clean_errors():
+    def check() -> None:
+        # An unreachable database or Prefect API also sends one health alert per outage.
         settings = load_settings(**overrides)
-        open_runtime(settings, feeds_file=feeds_file, base_url=base_url).engine.dispose()
+        check_start(settings, os.environ, _prefect_api_url(), feeds_file=feeds_file,
+                    base_url=base_url)  # fmt: skip
+
+    _run(check)
+
+
+def _prefect_api_url() -> str | None:
+    """PREFECT_API_URL as Prefect sees it (environment, profile or prefect.toml)."""
+    from prefect.settings import get_current_settings
+
+    url = get_current_settings().api.url
+    return str(url) if url else None
 
 
 def _parse_day(value: str | None, option: str) -> datetime | None:

@@ -28,6 +28,7 @@ from parley.flows.backfill import backfill
 from parley.flows.deliver import deliver
 from parley.flows.digest import digest
 from parley.flows.monitor import monitor
+from parley.flows.pipeline.startup import check_start
 from parley.flows.settings import load_settings
 
 SERVER_START_TIMEOUT = 120.0
@@ -115,8 +116,10 @@ def serve_forever(interval: int | None = None) -> None:
     settings = load_settings()
     every = interval or settings.monitor_interval
     made = deployments(every, settings.digest_cron, settings.timezone)
+    api_url = os.environ.get("PREFECT_API_URL")
+    check_start(settings, os.environ, api_url)  # one health alert per outage
     _stop_on_sigterm()
-    if os.environ.get("PREFECT_API_URL"):
+    if api_url:
         serve(*made)
         return
     with local_server() as api_url:

@@ -83,6 +83,11 @@ class Settings(BaseSettings):
     monitor_interval: int = Field(
         default=600, ge=30, description="Seconds between monitor runs under `parley serve`."
     )
+    state_dir: Path = Field(
+        default="data",
+        validate_default=True,
+        description="Folder for parley's own state (outages.json: start-up outages already alerted).",
+    )
     digest_cron: str = Field(
         default="0 7 * * *",
         description="Cron schedule (in PARLEY_TIMEZONE) of the digest under `parley serve`.",
