@@ -37,9 +37,10 @@ from sqlmodel import Session, col, select
 from parley.alerts.channels import Channel, load_channels
 from parley.alerts.notify import SendOutcome, send
 from parley.alerts.render import MAX_LINK, MAX_SNIPPET, RenderedAlert, clean_line, format_time
+from parley.alerts.routes import HEALTH, HEALTH_TOPIC, Subject, targets
 from parley.flows.pipeline.cycle import open_runtime, utcnow
 from parley.flows.pipeline.deliver import JITTER
-from parley.flows.pipeline.health import HEALTH_SEVERITY, HEALTH_TOPIC, queue_health
+from parley.flows.pipeline.health import HEALTH_SEVERITY, queue_health
 from parley.flows.settings import Settings
 from parley.storage import outbox
 from parley.storage.db import StorageError, check_connection, make_engine, safe_url, session_scope
@@ -226,11 +227,11 @@ def database_unreachable(
     rendered = render_outage(outage, settings.zone)
     channels = load_channels(settings.channels_file, environ)
     do_send = sender or _sender(settings.deliver_timeout)
-    for channel in channels:
-        if channel.wants(HEALTH_TOPIC, HEALTH_SEVERITY):
-            result = do_send(channel, rendered.title, rendered.body)
-            if not result.ok:
-                log.warning("health alert not sent: %s", result.error)
+    # Straight to every channel a health alert is routed to, digest or not: the outbox is down.
+    for channel, _mode in targets(channels, Subject(HEALTH, HEALTH_TOPIC, HEALTH_SEVERITY, None)):
+        result = do_send(channel, rendered.title, rendered.body)
+        if not result.ok:
+            log.warning("health alert not sent: %s", result.error)
     return True
 
 
