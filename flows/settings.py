@@ -83,6 +83,18 @@ class Settings(BaseSettings):
     monitor_interval: int = Field(
         default=600, ge=30, description="Seconds between monitor runs under `parley serve`."
     )
+    shards: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        description="Shards a monitor cycle is split into, by feed host; above 1 each shard "
+        "runs as its own flow run of the monitor-shard deployment on the work pool.",
+    )
+    shard_timeout: int = Field(
+        default=900,
+        gt=0,
+        description="Seconds a monitor run waits for its shard runs before cancelling the rest.",
+    )
     digest_cron: str = Field(
         default="0 7 * * *",
         description="Cron schedule (in PARLEY_TIMEZONE) of the digest under `parley serve`.",

@@ -135,3 +135,42 @@ def test_a_shard_run_alone_adds_its_missing_feed_rows_and_deactivates_none(
             assert all(f.active for f in rows)
     finally:
         runtime.engine.dispose()
+
+
+@pytest.mark.prefect
+@pytest.mark.usefixtures("prefect_harness")
+def test_shard_runs_store_every_demo_item_once_and_send_nothing(tmp_path: Path) -> None:
+    import asyncio
+
+    from flowrun import Monitor, demo_feeds, jsonl_alerts, publish
+
+    from parley.flows.ingest.localserver import FeedServer
+    from parley.flows.monitor_shard import monitor_shard
+
+    sink = tmp_path / "alerts.jsonl"
+    with FeedServer() as server:
+        publish(server, "01-first")
+        run = Monitor(tmp_path, server, f"sqlite:///{tmp_path / 'p.db'}",
+                      [{"name": "file", "url": f"jsonl://{sink}"}], demo_feeds())  # fmt: skip
+        overrides = run.write()
+        reports = [
+            asyncio.run(monitor_shard(index, 2, base_url=server.base_url, overrides=overrides))  # type: ignore[arg-type]
+            for index in range(2)
+        ]
+        polled = [o.url for r in reports for o in r.feeds]
+        assert sorted(polled) == sorted(server.url(str(f["url"])) for f in demo_feeds())
+        stored = run.entries()
+        assert stored == sum(o.new for r in reports for o in r.feeds) > 0
+        assert len(run.outbox()) == sum(r.alerts_queued for r in reports) > 0
+        assert jsonl_alerts(sink) == []  # a shard run queues; the monitor run delivers
+        # One host (127.0.0.1): one shard polled every feed, the other none.
+        assert sorted(len(r.feeds) for r in reports) == [0, len(demo_feeds())]
+
+        # Without a monitor-shard deployment, PARLEY_SHARDS=2 polls here as one cycle.
+        from parley.flows.monitor import monitor
+
+        whole = asyncio.run(
+            monitor(base_url=server.base_url, force=True, overrides={**overrides, "shards": "2"})
+        )  # type: ignore[arg-type]
+        assert whole.delivery is not None and whole.delivery.sent == len(run.outbox())
+        assert run.entries() == stored
