@@ -1,10 +1,11 @@
 """The scale-out topology on loopback: a Prefect server on PostgreSQL, two process workers,
 the deployments of deploy/prefect.yaml, and one monitor run split into shards.
 
-It runs the README's "Run past one machine" commands (with a free port and test names):
-`prefect server start`, `prefect worker start --pool parley --type process` twice,
-`prefect --no-prompt deploy --all --prefect-file deploy/prefect.yaml`, then
-`prefect deployment run monitor/monitor`. A few hundred generated feeds (bench/feedgen.py) are
+It runs the README's "Run past one machine" commands (with a free port and throwaway
+databases): `prefect server start`, `prefect worker start --pool parley --type process` twice
+(`--limit 2`: the worker that runs the monitor run takes one shard at a time, so the other one
+always gets shards too), `prefect --no-prompt deploy --all --prefect-file deploy/prefect.yaml`,
+then `prefect deployment run monitor/monitor`. A few hundred generated feeds (bench/feedgen.py) are
 served from twelve loopback addresses, so grouping feeds by host means something. Then it
 checks, through the Prefect API, that both workers ran shard runs, and in parley's store that
 every item was stored once and every alert queued and sent once. Every process is stopped,
@@ -181,7 +182,7 @@ def test_two_workers_share_the_shards_of_one_monitor_run(
         for name, log in zip(WORKERS, logs[1:], strict=True):
             stack.enter_context(_process(
                 [*_prefect(), "worker", "start", "--pool", "parley", "--type", "process",
-                 "--name", name],
+                 "--name", name, "--limit", "2"],
                 worker_env, log,
             ))  # fmt: skip
         _wait("work pool 'parley'",
