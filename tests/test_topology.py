@@ -3,8 +3,8 @@ the deployments of deploy/prefect.yaml, and one monitor run split into shards.
 
 It runs the README's "Run past one machine" commands (with a free port and throwaway
 databases): `prefect server start`, `prefect worker start --pool parley --type process` twice
-(`--limit 2`: the worker that runs the monitor run takes one shard at a time, so the other one
-always gets shards too), `prefect --no-prompt deploy --all --prefect-file deploy/prefect.yaml`,
+(`--limit 3`: the worker that runs the monitor run takes at most two of the four shards, so
+the other one always gets shards too), `prefect --no-prompt deploy --all --prefect-file deploy/prefect.yaml`,
 then `prefect deployment run monitor/monitor`. A few hundred generated feeds (bench/feedgen.py) are
 served from twelve loopback addresses, so grouping feeds by host means something. Then it
 checks, through the Prefect API, that both workers ran shard runs, and in parley's store that
@@ -138,6 +138,7 @@ def test_two_workers_share_the_shards_of_one_monitor_run(
         pytest.skip(reason)
     feeds_file, servers, items = feeds_on_loopback
     began = time.monotonic()
+    marks: dict[str, float] = {}
     sink = tmp_path / "alerts.jsonl"
     channels = tmp_path / "channels.yaml"
     channels.write_text(
@@ -182,13 +183,15 @@ def test_two_workers_share_the_shards_of_one_monitor_run(
         for name, log in zip(WORKERS, logs[1:], strict=True):
             stack.enter_context(_process(
                 [*_prefect(), "worker", "start", "--pool", "parley", "--type", "process",
-                 "--name", name, "--limit", "2"],
+                 "--name", name, "--limit", "3"],
                 worker_env, log,
             ))  # fmt: skip
+        marks["server"] = time.monotonic() - began
         _wait("work pool 'parley'",
               lambda: httpx.get(f"{api}/work_pools/parley", timeout=5).is_success,
               START_TIMEOUT, logs)  # fmt: skip
 
+        marks["workers"] = time.monotonic() - began
         deploy = subprocess.run(
             [*_prefect(), "--no-prompt", "deploy", "--all", "--prefect-file",
              "deploy/prefect.yaml"],
@@ -196,6 +199,7 @@ def test_two_workers_share_the_shards_of_one_monitor_run(
             timeout=COMMAND_TIMEOUT, check=False,
         )  # fmt: skip
         assert deploy.returncode == 0, deploy.stdout + deploy.stderr
+        marks["deploy"] = time.monotonic() - began
         started = subprocess.run(
             [*_prefect(), "deployment", "run", "monitor/monitor"],
             env=worker_env, cwd=ROOT, capture_output=True, text=True,
@@ -212,7 +216,7 @@ def test_two_workers_share_the_shards_of_one_monitor_run(
             assert state["type"] == "COMPLETED", (state, _tails(logs))
             shard_runs = _shard_runs(client)
             by_worker = _workers_of(client, [r["id"] for r in shard_runs])
-        seconds = time.monotonic() - began
+        marks["run"] = seconds = time.monotonic() - began
         stored, distinct, queued, sent_rows, keys = _store_counts(parley_db)
 
     assert len(shard_runs) == SHARDS
@@ -228,7 +232,8 @@ def test_two_workers_share_the_shards_of_one_monitor_run(
         f"\ntopology: {SHARDS} shards over {len(HOSTS)} hosts {dict(sorted(hosts_per_shard.items()))}, "
         f"shard runs per worker {dict(Counter(by_worker.values()))}, "
         f"{FEEDS} feeds, {stored} items stored once, {queued} alerts queued and sent once, "
-        f"{seconds:.0f} s from server start to the end of the run"
+        f"{seconds:.0f} s from server start to the end of the run "
+        f"({', '.join(f'{k} ready at {v:.0f} s' for k, v in marks.items())})"
     )
 
 
