@@ -174,3 +174,51 @@ def test_shard_runs_store_every_demo_item_once_and_send_nothing(tmp_path: Path) 
         )  # type: ignore[arg-type]
         assert whole.delivery is not None and whole.delivery.sent == len(run.outbox())
         assert run.entries() == stored
+
+
+def _run_in(state: object) -> object:
+    import uuid
+
+    from prefect.client.schemas.objects import FlowRun
+
+    return FlowRun(flow_id=uuid.uuid4(), name="calm-otter", state=state)  # type: ignore[arg-type]
+
+
+def test_a_monitor_run_gathers_completed_shards_and_names_the_failed_ones() -> None:
+    import asyncio
+
+    from prefect.states import Completed, Failed
+
+    from parley.flows.pipeline.report import CycleReport, FeedOutcome
+    from parley.flows.shard_runs import ShardedCycle, ShardRunsFailed, _collect
+
+    cycle = ShardedCycle(CycleReport(started_at=NOW))
+    done = CycleReport(started_at=NOW, feeds=[FeedOutcome(1, "A", "https://a.example/", "ok")])
+    assert asyncio.run(_collect(_run_in(Completed(data=done)), cycle.report, 60)) is None  # type: ignore[arg-type]
+    assert [o.feed_name for o in cycle.report.feeds] == ["A"]
+    problem = asyncio.run(_collect(_run_in(Failed(message="boom")), cycle.report, 60))  # type: ignore[arg-type]
+    assert problem == "ended Failed: boom"
+    cycle.problems.append(f"shard 2/2: flow run calm-otter: {problem}")
+    with pytest.raises(ShardRunsFailed, match="shard 2/2: flow run calm-otter: ended Failed"):
+        cycle.raise_problems()
+
+
+def test_a_shard_report_out_of_reach_is_one_clear_problem() -> None:
+    import asyncio
+
+    from prefect._internal.result_records import (
+        ResultRecordMetadata,
+    )  # what a persisted result holds
+    from prefect.serializers import PickleSerializer
+    from prefect.states import Completed
+
+    from parley.flows.pipeline.report import CycleReport
+    from parley.flows.shard_runs import _collect
+
+    elsewhere = ResultRecordMetadata(
+        storage_key="/nonexistent/parley", serializer=PickleSerializer()
+    )
+    problem = asyncio.run(
+        _collect(_run_in(Completed(data=elsewhere)), CycleReport(started_at=NOW), 60)
+    )  # type: ignore[arg-type]
+    assert problem is not None and "PREFECT_LOCAL_STORAGE_PATH" in problem
