@@ -22,14 +22,10 @@ from prefect.states import Cancelled, Cancelling
 
 from parley.flows.pipeline.cycle import Runtime, sync_feed_rows, utcnow
 from parley.flows.pipeline.report import CycleReport
-from parley.flows.pipeline.shard import Shard
+from parley.flows.pipeline.shard import Shard, ShardRunsFailed
 
 SHARD_DEPLOYMENT = "monitor-shard/monitor-shard"
 POLL_SECONDS = 2.0
-
-
-class ShardRunsFailed(RuntimeError):
-    """Some shards of a cycle did not complete; the others were stored and delivered."""
 
 
 @dataclass

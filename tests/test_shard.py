@@ -190,7 +190,8 @@ def test_a_monitor_run_gathers_completed_shards_and_names_the_failed_ones() -> N
     from prefect.states import Completed, Failed
 
     from parley.flows.pipeline.report import CycleReport, FeedOutcome
-    from parley.flows.shard_runs import ShardedCycle, ShardRunsFailed, _collect
+    from parley.flows.pipeline.shard import ShardRunsFailed
+    from parley.flows.shard_runs import ShardedCycle, _collect
 
     cycle = ShardedCycle(CycleReport(started_at=NOW))
     done = CycleReport(started_at=NOW, feeds=[FeedOutcome(1, "A", "https://a.example/", "ok")])

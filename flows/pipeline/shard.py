@@ -16,6 +16,10 @@ from urllib.parse import urlsplit
 _DIGEST_BYTES = 8
 
 
+class ShardRunsFailed(RuntimeError):
+    """Some shards of a cycle did not complete; the others were stored and delivered."""
+
+
 @dataclass(frozen=True)
 class Shard:
     """Shard ``index`` of ``count`` (0 ≤ index < count)."""
