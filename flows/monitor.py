@@ -1,4 +1,8 @@
-"""The monitor flow: one cycle — fetch due feeds, store, match, queue alerts, deliver."""
+"""The monitor flow: one cycle — fetch due feeds, store, match, queue alerts, deliver.
+
+With PARLEY_SHARDS above 1 the fetch/store/match part runs as monitor-shard flow runs
+(flows/monitor_shard.py, started by flows/shard_runs.py); delivery and the report stay here.
+"""
 
 from __future__ import annotations
 
