@@ -7,7 +7,7 @@ databases): `prefect server start`, `prefect worker start --pool parley --type p
 the other one always gets shards too), `prefect --no-prompt deploy --all --prefect-file deploy/prefect.yaml`,
 then `prefect deployment run monitor/monitor`. A few hundred generated feeds (bench/feedgen.py) are
 served from twelve loopback addresses, so grouping feeds by host means something. Then it
-checks, through the Prefect API, that both workers ran shard runs, and in parley's store that
+checks, through the Prefect API (the workers' events), that both workers ran shard runs, and in parley's store that
 every item was stored once and every alert queued and sent once. Every process is stopped,
 workers first, with bounded waits, even when the test fails.
 """
@@ -215,7 +215,9 @@ def test_two_workers_share_the_shards_of_one_monitor_run(
                           RUN_TIMEOUT, logs)  # fmt: skip
             assert state["type"] == "COMPLETED", (state, _tails(logs))
             shard_runs = _shard_runs(client)
-            by_worker = _workers_of(client, [r["id"] for r in shard_runs])
+            ids = [r["id"] for r in shard_runs]
+            by_worker = _wait("an event naming the worker of each shard run",
+                              lambda: _workers_of(client, ids), START_TIMEOUT, logs)  # fmt: skip
         marks["run"] = seconds = time.monotonic() - began
         stored, distinct, queued, sent_rows, keys = _store_counts(parley_db)
 
@@ -250,15 +252,23 @@ def _shard_runs(client: httpx.Client) -> list[dict[str, Any]]:
     return runs
 
 
-def _workers_of(client: httpx.Client, run_ids: list[str]) -> dict[str, str]:
-    """flow run id → the name of the worker that submitted it (from the run's own logs)."""
-    body = {"logs": {"flow_run_id": {"any_": run_ids}}, "limit": 200}
-    logs = client.post("/logs/filter", json=body).raise_for_status().json()
+def _workers_of(client: httpx.Client, run_ids: list[str]) -> dict[str, str] | None:
+    """flow run id → the worker that ran it, from the server's `submitted-flow-run` events.
+
+    Both workers may try to take the same run ("submitting flow run" in both logs); only the
+    one whose Pending state the server accepted emits the event. None until every run has one
+    (the server stores events a moment after they arrive).
+    """
+    body = {"filter": {"event": {"name": ["prefect.worker.submitted-flow-run"]}}, "limit": 50}
+    events = client.post("/events/filter", json=body).raise_for_status().json()["events"]
     found: dict[str, str] = {}
-    for line in logs:
-        if match := re.match(r"Worker '([^']+)' submitting flow run", line["message"]):
-            found[line["flow_run_id"]] = match.group(1)
-    return found
+    for event in events:
+        for related in event["related"]:
+            if related.get("prefect.resource.role") == "flow-run":
+                run_id = related["prefect.resource.id"].removeprefix("prefect.flow-run.")
+                found[run_id] = event["resource"]["prefect.resource.name"]
+    wanted = {run_id: found[run_id] for run_id in run_ids if run_id in found}
+    return wanted if len(wanted) == len(run_ids) else None
 
 
 def _store_counts(url: str) -> tuple[int, int, int, int, int]:
