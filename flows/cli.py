@@ -35,11 +35,12 @@ DEMO_FEEDS = (
 
 def _known_errors() -> tuple[type[Exception], ...]:
     from parley.alerts.channels import ChannelError
+    from parley.flows.pipeline.shard import ShardRunsFailed
     from parley.flows.topics.load import TopicError
     from parley.flows.yamlfile import ConfigError
     from parley.storage.db import StorageError
 
-    return (ConfigError, TopicError, ChannelError, StorageError)
+    return (ConfigError, TopicError, ChannelError, StorageError, ShardRunsFailed)
 
 
 @contextmanager

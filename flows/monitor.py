@@ -1,7 +1,13 @@
-"""The monitor flow: one cycle — fetch due feeds, store, match, queue alerts, deliver."""
+"""The monitor flow: one cycle — fetch due feeds, store, match, queue alerts, deliver.
+
+With PARLEY_SHARDS above 1 the fetch/store/match part runs as monitor-shard flow runs
+(flows/monitor_shard.py, started by flows/shard_runs.py); delivery and the report stay here.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import random
 from pathlib import Path
 
 from prefect import flow, get_run_logger, task
@@ -21,8 +27,10 @@ from parley.flows.pipeline.cycle import (
     utcnow,
 )
 from parley.flows.pipeline.report import CycleReport, FeedOutcome
+from parley.flows.pipeline.shard import Shard
 from parley.flows.reports.cycle import TopicMove, topic_moves
 from parley.flows.settings import Settings, load_settings
+from parley.flows.shard_runs import run_shards
 from parley.storage.db import session_scope
 
 
@@ -36,11 +44,11 @@ def store_task(runtime: Runtime, results: list[FetchResult]) -> list[FeedOutcome
     return process(runtime, results)
 
 
-async def run_cycle(runtime: Runtime, *, deliver: bool = True, force: bool = False) -> CycleReport:
-    """One cycle inside a flow run: the tasks in order, and a report of what happened."""
+async def poll(runtime: Runtime, *, force: bool = False, shard: Shard | None = None) -> CycleReport:
+    """Fetch the due feeds (of ``shard``, or all), store and match them; no delivery yet."""
     logger = get_run_logger()
     report = CycleReport(started_at=utcnow())
-    requests, skipped = due_requests(runtime, report.started_at, force=force)
+    requests, skipped = due_requests(runtime, report.started_at, force=force, shard=shard)
     results = await fetch_task(requests, quote(runtime.settings))  # type: ignore[call-overload]
     report.feeds = [*store_task(quote(runtime), quote(results)), *skipped]  # type: ignore[call-overload]
     for outcome in report.failures:
@@ -48,13 +56,23 @@ async def run_cycle(runtime: Runtime, *, deliver: bool = True, force: bool = Fal
             "feed failed feed_url=%s feed_id=%s status=%s error=%s",
             outcome.url, outcome.feed_id, outcome.status, outcome.error,
         )  # fmt: skip
+    return report
+
+
+async def finish(runtime: Runtime, report: CycleReport, *, deliver: bool = True) -> CycleReport:
+    """Send what is due (once per cycle, whatever the shards), log and publish the report."""
     if deliver:
         report.delivery = deliver_task(quote(runtime))  # type: ignore[call-overload]
     report.finished_at = utcnow()
-    logger.info(report.summary_line())
+    get_run_logger().info(report.summary_line())
     await publish_cycle(report, runtime.settings.zone)
     await publish_topics(moved_topics(runtime, report), runtime.settings.zone)
     return report
+
+
+async def run_cycle(runtime: Runtime, *, deliver: bool = True, force: bool = False) -> CycleReport:
+    """One cycle inside a flow run: the tasks in order, and a report of what happened."""
+    return await finish(runtime, await poll(runtime, force=force), deliver=deliver)
 
 
 def moved_topics(runtime: Runtime, report: CycleReport) -> list[TopicMove]:
@@ -72,18 +90,36 @@ async def monitor(
     deliver: bool = True,
     force: bool = False,
     overrides: dict[str, str | None] | None = None,
+    jitter: float = 0.0,
 ) -> CycleReport:
     """Poll every due feed once, store what changed, match topics, queue and send alerts.
 
+    With PARLEY_SHARDS above 1 and a ``monitor-shard`` deployment on the server, the feeds
+    are polled by one flow run per shard on the work pool; this run waits for them, then
+    delivers once and publishes the report of the whole cycle. Without that deployment the
+    cycle runs here, as one.
+
     ``feeds_file`` overrides PARLEY_FEEDS_FILE; relative feed URLs resolve against
     ``base_url``. ``force`` fetches feeds even before their interval has passed;
-    ``overrides`` replace settings by field name (e.g. ``{"database_url": …}``).
+    ``overrides`` replace settings by field name (e.g. ``{"database_url": …}``). ``jitter``
+    waits a random 0…``jitter`` seconds first (Prefect schedules have no jitter of their own;
+    deploy/prefect.yaml passes it from the monitor's schedule).
     """
+    if jitter > 0:
+        await asyncio.sleep(random.uniform(0, jitter))
     settings = load_settings(**(overrides or {}))
     runtime = open_runtime(
         settings, feeds_file=Path(feeds_file) if feeds_file else None, base_url=base_url
     )
     try:
+        if settings.shards > 1:
+            passed = {"feeds_file": feeds_file, "base_url": base_url, "force": force,
+                      "overrides": overrides}  # fmt: skip
+            sharded = await run_shards(runtime, passed)
+            if sharded is not None:
+                report = await finish(runtime, sharded.report, deliver=deliver)
+                sharded.raise_problems()
+                return report
         return await run_cycle(runtime, deliver=deliver, force=force)
     finally:
         runtime.engine.dispose()

@@ -88,6 +88,18 @@ class Settings(BaseSettings):
         validate_default=True,
         description="Folder for parley's own state (outages.json: start-up outages already alerted).",
     )
+    shards: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        description="Shards a monitor cycle is split into, by feed host; above 1 each shard "
+        "runs as its own flow run of the monitor-shard deployment on the work pool.",
+    )
+    shard_timeout: int = Field(
+        default=900,
+        gt=0,
+        description="Seconds a monitor run waits for its shard runs before cancelling the rest.",
+    )
     digest_cron: str = Field(
         default="0 7 * * *",
         description="Cron schedule (in PARLEY_TIMEZONE) of the digest under `parley serve`.",

@@ -100,7 +100,7 @@ def test_prefect_yaml_entrypoints_are_the_flows() -> None:
 
     document = yaml.safe_load((DEPLOY / "prefect.yaml").read_text(encoding="utf-8"))
     names = {d["name"]: d["entrypoint"] for d in document["deployments"]}
-    assert set(names) == {"monitor", "deliver", "digest", "backfill"}
+    assert set(names) == {"monitor", "monitor-shard", "deliver", "digest", "backfill"}
     for name, entrypoint in names.items():
         path, function = entrypoint.split(":")
         assert (README.parent / path).is_file()

@@ -50,9 +50,13 @@ class _Stats:
 
 
 class FeedServer:
-    """Serve feeds on 127.0.0.1 from a daemon thread; use as a context manager."""
+    """Serve feeds on 127.0.0.1 from a daemon thread; use as a context manager.
 
-    def __init__(self) -> None:
+    ``host`` may be another loopback address (127.0.0.2, …) to stand for another site.
+    """
+
+    def __init__(self, host: str = "127.0.0.1") -> None:
+        self._host = host
         self._routes: dict[str, _Route] = {}
         self._stats = _Stats()
         self._lock = threading.Lock()
@@ -73,11 +77,11 @@ class FeedServer:
         self.stop()
 
     def start(self) -> None:
-        """Bind a free port on 127.0.0.1 and serve in a daemon thread."""
+        """Bind a free port on the host (127.0.0.1) and serve in a daemon thread."""
         if self._server is not None:
             return
         self._stopping.clear()
-        self._server = _QuietServer(("127.0.0.1", 0), _Handler, self)
+        self._server = _QuietServer((self._host, 0), _Handler, self)
         self._thread = threading.Thread(
             target=self._server.serve_forever,
             kwargs={"poll_interval": 0.05},
@@ -105,7 +109,7 @@ class FeedServer:
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"http://{self._host}:{self.port}"
 
     def url(self, path: str) -> str:
         """The absolute URL of `path` on this server."""

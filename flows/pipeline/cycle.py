@@ -15,6 +15,7 @@ from pathlib import Path
 
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
+from sqlmodel import Session
 
 from parley.alerts.channels import Channel, check_route_topics, load_channels
 from parley.flows.ingest.catalog import FeedSpec, load_feeds
@@ -22,11 +23,12 @@ from parley.flows.ingest.fetch import FetchConfig, fetch_all
 from parley.flows.ingest.model import FeedRequest, FetchResult, Validators
 from parley.flows.pipeline.process import Pipeline, process_fetch
 from parley.flows.pipeline.report import FeedOutcome
+from parley.flows.pipeline.shard import Shard
 from parley.flows.settings import Settings
 from parley.flows.topics.load import load_topics
 from parley.flows.topics.match import TopicMatcher
 from parley.storage.db import init_db, make_engine, session_scope
-from parley.storage.feeds import sync_feeds
+from parley.storage.feeds import all_feeds, sync_feeds
 from parley.storage.models import Feed
 
 log = logging.getLogger(__name__)
@@ -94,17 +96,19 @@ def fetch_config(settings: Settings) -> FetchConfig:
 
 
 def due_requests(
-    runtime: Runtime, now: datetime, *, force: bool = False
+    runtime: Runtime, now: datetime, *, force: bool = False, shard: Shard | None = None
 ) -> tuple[list[FeedRequest], list[FeedOutcome]]:
     """Sync the feed rows with the feeds file; return the requests due now and the skipped.
 
     A feed is not due before its own interval has passed since its last fetch, nor while a
-    server's Retry-After holds; ``force`` ignores both.
+    server's Retry-After holds; ``force`` ignores both. With ``shard``, only the feeds whose
+    host falls in it, and the rows are synced only if one of them is missing (the monitor run
+    syncs them once before it starts its shards, which run side by side).
     """
     requests: list[FeedRequest] = []
     skipped: list[FeedOutcome] = []
     with session_scope(runtime.engine) as session:
-        for feed in sync_feeds(session, runtime.feeds):
+        for feed in _feed_rows(session, runtime.feeds, shard):
             assert feed.id is not None
             if not force and not _is_due(feed, now):
                 skipped.append(FeedOutcome(feed.id, feed.name, feed.url, "skipped"))
@@ -112,6 +116,22 @@ def due_requests(
             validators = Validators(feed.etag, feed.last_modified, feed.body_hash)
             requests.append(FeedRequest(feed.id, feed.url, validators))
     return requests, skipped
+
+
+def sync_feed_rows(runtime: Runtime) -> None:
+    """Make the feed rows match the feeds file (add, update, deactivate) in one transaction."""
+    with session_scope(runtime.engine) as session:
+        sync_feeds(session, runtime.feeds)
+
+
+def _feed_rows(session: Session, specs: Sequence[FeedSpec], shard: Shard | None) -> list[Feed]:
+    if shard is None:
+        return sync_feeds(session, specs)
+    wanted = {spec.url for spec in specs if shard.holds(spec.url)}
+    rows = [feed for feed in all_feeds(session) if feed.active and feed.url in wanted]
+    if len(rows) < len(wanted):
+        rows = [feed for feed in sync_feeds(session, specs) if feed.url in wanted]
+    return rows
 
 
 def _is_due(feed: Feed, now: datetime) -> bool:
