@@ -88,11 +88,11 @@ def parse_line(raw: bytes) -> DumpItem:
     if len(raw) > MAX_LINE_BYTES:
         raise LineError(f"line longer than {MAX_LINE_BYTES} bytes")
     try:
-        value = json.loads(raw)
+        value = json.loads(raw.rstrip(b"\r\n"))
     except UnicodeDecodeError:
         raise LineError("not UTF-8 text") from None
     except json.JSONDecodeError as exc:
-        raise LineError(f"invalid JSON ({exc.msg} at column {exc.colno})") from None
+        raise LineError(f"invalid JSON ({exc.msg.removesuffix(' at')} at column {exc.colno})") from None
     if not isinstance(value, dict):
         raise LineError(f"expected a JSON object, got {_kind(value)}")
     for name in TEXT_FIELDS:
