@@ -92,7 +92,9 @@ def parse_line(raw: bytes) -> DumpItem:
     except UnicodeDecodeError:
         raise LineError("not UTF-8 text") from None
     except json.JSONDecodeError as exc:
-        raise LineError(f"invalid JSON ({exc.msg.removesuffix(' at')} at column {exc.colno})") from None
+        raise LineError(
+            f"invalid JSON ({exc.msg.removesuffix(' at')} at column {exc.colno})"
+        ) from None
     if not isinstance(value, dict):
         raise LineError(f"expected a JSON object, got {_kind(value)}")
     for name in TEXT_FIELDS:
