@@ -22,7 +22,7 @@ from parley.flows.pipeline.backfill import (
 )
 from parley.flows.pipeline.cycle import Runtime, fetch_config, open_runtime, process
 from parley.flows.pipeline.dumps import DEFAULT_BATCH, DumpJob, ingest_dump
-from parley.flows.pipeline.progress import LogSink, Sink, TerminalSink
+from parley.flows.pipeline.progress import LogSink, Meter, Sink, TerminalSink
 from parley.flows.settings import Settings, load_settings
 
 
@@ -69,9 +69,16 @@ async def backfill(
                 report.matches += outcome.matches
                 report.examined += outcome.new + outcome.changed
         else:
+            meters: list[Meter] = []
 
             def progress(done: int, total: int) -> None:
-                logger.info("backfill progress items=%s total=%s", done, total)
+                if not meters:
+                    meters.append(Meter("re-match", total, sinks))
+                if done < total:
+                    meters[0].update(done)
+                else:
+                    meters[0].done = done
+                    meters[0].finish()
 
             report = rematch(runtime, since, until, write=apply or send, progress=progress)
         await publish_matches(report.matches, settings.zone, "parley-backfill", report.render())

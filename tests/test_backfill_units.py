@@ -15,13 +15,17 @@ from backfill_data import DAY, atom_page, dump_lines, serve_archive, serve_paged
 from sqlmodel import Session, func, select
 
 from parley.flows.ingest.archive import Page, Window, walk
+from parley.flows.ingest.catalog import FeedSpec
 from parley.flows.ingest.fetch import FetchConfig
 from parley.flows.ingest.jsonl import LineError, count_lines, parse_line, read_dump
 from parley.flows.ingest.localserver import FeedServer
+from parley.flows.pipeline.archives import ArchiveJob, ingest_archive
 from parley.flows.pipeline.cycle import Runtime, open_runtime
 from parley.flows.pipeline.dumps import DumpJob, ingest_dump
 from parley.flows.pipeline.progress import Meter, Snapshot, TerminalSink
 from parley.flows.settings import load_settings
+from parley.storage.db import session_scope
+from parley.storage.feeds import ensure_feed
 from parley.storage.models import BackfillRun, Entry
 
 CONFIG = FetchConfig(timeout=5)
@@ -147,7 +151,7 @@ def test_progress_redraws_one_line_on_a_tty_and_writes_lines_elsewhere() -> None
     meter.finish()
     assert tty.getvalue().count("\r") >= 10 and tty.getvalue().count("\n") == 1
     lines = plain.getvalue().splitlines()
-    assert len(lines) == 11 and lines[-1].startswith("d: 1,000/1,000 items (100%)")
+    assert len(lines) == 10 and lines[-1].startswith("d: 1,000/1,000 items (100%)")
 
 
 # --- resuming a dump from its progress row -------------------------------------------------------
@@ -184,4 +188,37 @@ def test_a_dump_resumes_after_its_last_committed_batch(tmp_path: Path, db_url: s
     assert restarted.resumed_at is None and restarted.new == 0
     with Session(runtime.engine) as s:
         assert s.exec(select(func.count()).select_from(Entry)).one() == 1_000
+    runtime.engine.dispose()
+
+
+def test_a_dump_stores_only_items_in_the_date_range(tmp_path: Path, db_url: str) -> None:
+    path = tmp_path / "dump.jsonl"
+    path.write_text("\n".join(dump_lines(720)) + "\n", encoding="utf-8")  # 4 minutes apart
+    runtime = _runtime(tmp_path, db_url)
+    window = Window(datetime(2025, 3, 1, 12, tzinfo=UTC), datetime(2025, 3, 2, tzinfo=UTC))
+    outcome = ingest_dump(runtime, DumpJob(path, window), [])
+    assert (outcome.new, outcome.outside, outcome.bad) == (180, 540, 0)
+    with Session(runtime.engine) as s:
+        times = [e.published_at for e in s.exec(select(Entry)) if e.published_at]
+    assert len(times) == 180 and all(window.since <= t < window.until for t in times)  # type: ignore[operator]
+    runtime.engine.dispose()
+
+
+def test_an_archive_url_with_credentials_never_shows_them(
+    tmp_path: Path, server: FeedServer
+) -> None:
+    start = serve_archive(server, loop=True).replace("://", "://reader:tok-Secret-77@", 1)
+    runtime = _runtime(tmp_path, f"sqlite:///{tmp_path / 'p.db'}")
+    with session_scope(runtime.engine) as session:
+        feed = ensure_feed(session, FeedSpec(url=start, name=start))
+        assert feed.id is not None
+        feed_id = feed.id
+    out = io.StringIO()
+    job = ArchiveJob(feed_id, start)
+    outcome = asyncio.run(ingest_archive(runtime, job, CONFIG, [TerminalSink(out)]))
+    assert outcome.pages == 3 and outcome.feed.new == 29
+    shown = " ".join([outcome.note(), out.getvalue(), outcome.feed.feed_name, outcome.feed.url])
+    assert "tok-Secret-77" not in shown and "***@127.0.0.1" in shown
+    with Session(runtime.engine) as s:
+        assert "tok-Secret-77" not in s.exec(select(BackfillRun)).one().source
     runtime.engine.dispose()

@@ -13,7 +13,7 @@ import io
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from urllib.parse import urldefrag
+from urllib.parse import urlsplit, urlunsplit
 
 import feedparser
 
@@ -82,6 +82,16 @@ def page_links(body: bytes, url: str, headers: Mapping[str, str]) -> dict[str, s
     return links
 
 
+def page_key(url: str) -> str:
+    """A page's identity for the loop guard: no user:password, fragment or case in the host."""
+    try:
+        parts = urlsplit(url.strip())
+        host = (parts.hostname or "") + (f":{parts.port}" if parts.port else "")
+    except ValueError:
+        return url
+    return urlunsplit((parts.scheme.lower(), host, parts.path or "/", parts.query, ""))
+
+
 def next_page(links: Mapping[str, str]) -> str | None:
     for rel in FOLLOW_RELS:
         if rel in links:
@@ -103,7 +113,7 @@ async def walk(
     url: str | None = start_url
     number = first_number
     while url is not None:
-        seen.add(urldefrag(url).url)
+        seen.add(page_key(url))
         page = await read_page(feed_id, url, number, config, window)
         if page.error is None and page.stop is None:
             page = _next_step(page, seen, number - first_number + 1, max_pages)
@@ -136,7 +146,7 @@ def _next_step(page: Page, seen: set[str], read: int, max_pages: int) -> Page:
     """Stop at a loop or at the page cap, else go on to ``page.next_url``."""
     assert page.next_url is not None
     stop = None
-    if urldefrag(page.next_url).url in seen:
+    if page_key(page.next_url) in seen:
         stop = f"loop: {page.next_url} was read before"
     elif read >= max_pages:
         stop = f"page cap: {max_pages} pages read"

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from parley.flows.ingest.archive import DEFAULT_MAX_PAGES, Page, Window, walk
-from parley.flows.ingest.fetch import FetchConfig
+from parley.flows.ingest.fetch import FetchConfig, redact_url
 from parley.flows.pipeline.backfill import run_key, store_drafts
 from parley.flows.pipeline.cycle import Runtime, utcnow
 from parley.flows.pipeline.progress import Meter, Sink
@@ -54,15 +54,16 @@ async def ingest_archive(
     key = run_key("archive", job.url, job.window, options)
     with session_scope(runtime.engine) as session:
         feed = session.get_one(Feed, job.feed_id)
-        outcome = ArchiveOutcome(FeedOutcome(job.feed_id, feed.name, job.url, "ok"))
-        run, resumed = backfills.open_run(session, key, job.url, utcnow(), restart=job.restart)
+        shown = redact_url(job.url)  # a URL's user:password never reaches output or logs
+        outcome = ArchiveOutcome(FeedOutcome(job.feed_id, redact_url(feed.name), shown, "ok"))
+        run, resumed = backfills.open_run(session, key, shown, utcnow(), restart=job.restart)
         run_id, start_url, pages_done = run.id, run.cursor, run.done
     assert run_id is not None
-    meter = Meter(job.url, None, list(sinks))
+    meter = Meter(shown, None, list(sinks))
     first = job.url
     if resumed and start_url:
-        first, outcome.resumed_at = start_url, start_url
-        meter.note(f"resuming at page {pages_done + 1:,} ({start_url}) of {job.url}")
+        first, outcome.resumed_at = start_url, redact_url(start_url)
+        meter.note(f"resuming at page {pages_done + 1:,} ({outcome.resumed_at}) of {shown}")
     outcome.pages = pages_done if resumed else 0
     items = 0
     pages = walk(job.feed_id, first, config, job.window, max_pages=job.max_pages,
@@ -89,7 +90,7 @@ def _store_page(runtime: Runtime, run_id: int, page: Page, outcome: ArchiveOutco
             backfills.finish(session, run_id, now)
     outcome.pages = page.number
     outcome.outside += page.outside
-    outcome.stop = page.stop
+    outcome.stop = redact_url(page.stop) if page.stop else None
     outcome.feed.new += stored.new
     outcome.feed.changed += stored.changed
     outcome.feed.matches.extend(stored.matches)

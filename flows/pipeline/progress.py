@@ -103,12 +103,16 @@ class _Cadence:
     clock: Callable[[], float] = time.monotonic
     last_step: int = -1
     last_time: float = field(default_factory=time.monotonic)
+    last_done: int | None = None
 
     def due(self, snapshot: Snapshot, final: bool) -> bool:
+        if snapshot.done == self.last_done:
+            return False  # said already (a final line after the last batch's line)
         step = STEPS * snapshot.done // snapshot.total if snapshot.total else -1
         now = self.clock()
         if final or step > self.last_step or now - self.last_time >= LINE_EVERY:
             self.last_step, self.last_time = max(step, self.last_step), now
+            self.last_done = snapshot.done
             return True
         return False
 
