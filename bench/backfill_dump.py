@@ -14,6 +14,7 @@ PostgreSQL: give a throwaway database; parley's tables in it are dropped first a
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import tempfile
 import time
@@ -74,7 +75,8 @@ def main() -> None:
         print("|---|---:|---:|---:|---:|---:|---:|")
         for label in ("first (all new)", "again (all known)"):
             started = time.perf_counter()
-            outcome = ingest_dump(runtime, DumpJob(dump, batch_size=args.batch, restart=True), [])
+            job = DumpJob(dump, batch_size=args.batch, restart=True)
+            outcome = asyncio.run(ingest_dump(runtime, job, []))
             seconds = time.perf_counter() - started
             print(f"| {label} | {args.items:,} | {args.batch} | {seconds:.2f} | "
                   f"{args.items / seconds:,.0f} | {outcome.new:,} | {len(outcome.matches)} |")  # fmt: skip

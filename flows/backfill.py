@@ -63,7 +63,7 @@ async def backfill(
                                 max_pages=max_pages, restart=restart, send=send)  # fmt: skip
             for path in dump_paths:
                 job = DumpJob(Path(path), window, restart, batch_size, send)
-                outcome = ingest_dump(runtime, job, sinks)
+                outcome = await ingest_dump(runtime, job, sinks)
                 report.notes.append(outcome.note())
                 report.problems += outcome.problems + ([outcome.error] if outcome.error else [])
                 report.matches += outcome.matches

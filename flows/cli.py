@@ -286,11 +286,16 @@ def backfill(
     from parley.flows.backfill import backfill as backfill_flow
 
     start, end = _parse_day(since, "--since"), _parse_day(until, "--until")
-    report = _run(lambda: asyncio.run(backfill_flow(
-        sources=list(sources or []), since=start, until=end, apply=apply or send, send=send,
-        dumps=[str(p) for p in jsonl or []], restart=restart, max_pages=max_pages,
-        batch_size=batch_size, show_progress=True,
-    )))  # fmt: skip
+    try:
+        report = _run(lambda: asyncio.run(backfill_flow(
+            sources=list(sources or []), since=start, until=end, apply=apply or send, send=send,
+            dumps=[str(p) for p in jsonl or []], restart=restart, max_pages=max_pages,
+            batch_size=batch_size, show_progress=True,
+        )))  # fmt: skip
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        out.print()
+        err.print("interrupted: what was stored is kept; the same command resumes from there")
+        raise typer.Exit(130) from None
     for problem in report.problems:
         err.print(f"error: {problem}", markup=False)
     out.print(report.render(), markup=False)

@@ -130,9 +130,11 @@ def _progress(session: Session) -> tuple[int, int | None, str] | None:
     return (run.done, run.total, run.status) if run is not None else None
 
 
-def _kill_mid_run(cli: Cli, args: list[str], db: Session) -> int:
-    """Start `parley backfill …`, SIGKILL it once its progress row is past a fifth of the
-    dump (and not finished), and return the lines it had committed."""
+def _kill_mid_run(
+    cli: Cli, args: list[str], db: Session, sig: signal.Signals = signal.SIGKILL
+) -> int:
+    """Start `parley backfill …`, send it ``sig`` once its progress row is past a fifth of
+    the dump (and not finished), and return the lines it had committed."""
     log = (cli.cwd / "killed.out").open("w")
     proc = subprocess.Popen([*parley_command(), *args], cwd=cli.cwd, env=cli.env,
                             stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
@@ -141,12 +143,12 @@ def _kill_mid_run(cli: Cli, args: list[str], db: Session) -> int:
         while time.monotonic() < deadline and proc.poll() is None:
             seen = _progress(db)
             if seen is not None and DUMP_ITEMS // 5 <= seen[0] < DUMP_ITEMS:
-                os.kill(proc.pid, signal.SIGKILL)
+                os.kill(proc.pid, sig)
                 break
             time.sleep(0.02)
         else:
             pytest.fail(f"the run ended or stalled before it could be killed: {_progress(db)}")
-        assert proc.wait(timeout=10) == -signal.SIGKILL
+        assert proc.wait(timeout=60) == (-sig if sig == signal.SIGKILL else 130)
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -194,6 +196,25 @@ def test_a_killed_dump_backfill_resumes_and_stores_each_item_once(
 
     again = cli(*args, timeout=RUN_TIMEOUT)  # finished: starts over, stores nothing new
     assert "resuming" not in again.out and "0 new, 0 edited" in again.out
+    assert _count(db, Entry) == DUMP_ITEMS
+
+
+def test_ctrl_c_stops_after_a_committed_batch_and_the_run_resumes(
+    cli: Cli, tmp_path: Path, db: Session, db_url: str
+) -> None:
+    if not db_url.startswith("sqlite"):
+        pytest.skip("the kill test covers PostgreSQL; one database is enough for Ctrl-C")
+    dump = tmp_path / "wires.jsonl"
+    dump.write_text("\n".join(dump_lines(DUMP_ITEMS)) + "\n", encoding="utf-8")
+    args = ["backfill", str(dump), "--batch-size", "250"]
+    done = _kill_mid_run(cli, args, db, signal.SIGINT)
+    assert done % 250 == 0 and _count(db, Entry) == done
+    said = (tmp_path / "killed.out").read_text(encoding="utf-8")
+    assert "interrupted: what was stored is kept; the same command resumes from there" in said
+    assert "Traceback" not in said
+    resumed = cli(*args, timeout=RUN_TIMEOUT)
+    assert resumed.code == 0, resumed
+    assert f"resuming at line {done:,} of 10,000" in resumed.out
     assert _count(db, Entry) == DUMP_ITEMS
 
 

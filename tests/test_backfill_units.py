@@ -168,7 +168,7 @@ def test_a_dump_resumes_after_its_last_committed_batch(tmp_path: Path, db_url: s
     path = tmp_path / "dump.jsonl"
     path.write_text("\n".join(dump_lines(1_000)) + "\n", encoding="utf-8")
     runtime = _runtime(tmp_path, db_url)
-    first = ingest_dump(runtime, DumpJob(path, batch_size=100), [])
+    first = asyncio.run(ingest_dump(runtime, DumpJob(path, batch_size=100), []))
     assert first.new == 1_000 and first.resumed_at is None
     with Session(runtime.engine) as s:
         run = s.exec(select(BackfillRun)).one()
@@ -181,10 +181,10 @@ def test_a_dump_resumes_after_its_last_committed_batch(tmp_path: Path, db_url: s
         )
         s.add(run)
         s.commit()
-    again = ingest_dump(runtime, DumpJob(path, batch_size=100), [])
+    again = asyncio.run(ingest_dump(runtime, DumpJob(path, batch_size=100), []))
     assert again.resumed_at == 400 and again.lines == 1_000
     assert again.new == 0  # nothing stored twice
-    restarted = ingest_dump(runtime, DumpJob(path, batch_size=100, restart=True), [])
+    restarted = asyncio.run(ingest_dump(runtime, DumpJob(path, batch_size=100, restart=True), []))
     assert restarted.resumed_at is None and restarted.new == 0
     with Session(runtime.engine) as s:
         assert s.exec(select(func.count()).select_from(Entry)).one() == 1_000
@@ -196,7 +196,7 @@ def test_a_dump_stores_only_items_in_the_date_range(tmp_path: Path, db_url: str)
     path.write_text("\n".join(dump_lines(720)) + "\n", encoding="utf-8")  # 4 minutes apart
     runtime = _runtime(tmp_path, db_url)
     window = Window(datetime(2025, 3, 1, 12, tzinfo=UTC), datetime(2025, 3, 2, tzinfo=UTC))
-    outcome = ingest_dump(runtime, DumpJob(path, window), [])
+    outcome = asyncio.run(ingest_dump(runtime, DumpJob(path, window), []))
     assert (outcome.new, outcome.outside, outcome.bad) == (180, 540, 0)
     with Session(runtime.engine) as s:
         times = [e.published_at for e in s.exec(select(Entry)) if e.published_at]

@@ -8,6 +8,7 @@ nothing is stored twice either way. Bad lines are reported by file:line and skip
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -66,8 +67,12 @@ class DumpJob:
     send: bool = False
 
 
-def ingest_dump(runtime: Runtime, job: DumpJob, sinks: Sequence[Sink]) -> DumpOutcome:
-    """Read ``job.path`` in batches, storing and matching its items; see the module doc."""
+async def ingest_dump(runtime: Runtime, job: DumpJob, sinks: Sequence[Sink]) -> DumpOutcome:
+    """Read ``job.path`` in batches, storing and matching its items; see the module doc.
+
+    Between batches it yields to the event loop, so a cancelled run (Ctrl-C) stops there,
+    right after a commit.
+    """
     outcome = DumpOutcome(job.path)
     try:
         outcome.total = count_lines(job.path)
@@ -94,6 +99,7 @@ def ingest_dump(runtime: Runtime, job: DumpJob, sinks: Sequence[Sink]) -> DumpOu
             _commit(runtime, run_id, batch, job.window, feeds, outcome)
             meter.update(outcome.lines)
             batch = []
+            await asyncio.sleep(0)
     _commit(runtime, run_id, batch, job.window, feeds, outcome, last=True)
     outcome.rate = meter.finish().rate
     return outcome
