@@ -25,7 +25,7 @@ def open_run(
 
     A finished run, or any run with ``restart``, starts over from the beginning.
     """
-    run = session.exec(select(BackfillRun).where(BackfillRun.key == key)).first()
+    run = get_run(session, key)
     if run is not None and run.status == RUNNING and not restart and run.done > 0:
         run.total = total if total is not None else run.total
         session.add(run)
