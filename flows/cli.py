@@ -383,22 +383,46 @@ def alerts_retry(
 @app.command()
 def backfill(
     sources: Annotated[
-        list[str] | None, typer.Argument(help="Feed URLs or files to ingest.")
+        list[str] | None,
+        typer.Argument(help="Feed URLs (their archive pages too), feed files, .jsonl dumps."),
     ] = None,
     since: Annotated[str | None, typer.Option(help="Start date (YYYY-MM-DD, UTC).")] = None,
     until: Annotated[str | None, typer.Option(help="End date, exclusive.")] = None,
     apply: Annotated[bool, typer.Option(help="Record the matches found (no alerts).")] = False,
     send: Annotated[bool, typer.Option(help="Record the matches and queue their alerts.")] = False,
+    jsonl: Annotated[
+        list[Path] | None,
+        typer.Option(help="A JSON Lines dump to ingest, whatever its name (repeatable)."),
+    ] = None,
+    restart: Annotated[
+        bool, typer.Option(help="Start over instead of resuming an interrupted run.")
+    ] = False,
+    max_pages: Annotated[
+        int, typer.Option(min=1, help="Archive pages to read per feed URL at most.")
+    ] = 50,
+    batch_size: Annotated[
+        int, typer.Option(min=1, help="Dump lines stored per transaction.")
+    ] = 500,
 ) -> None:
-    """Re-match stored items over a date range, or ingest feed URLs/files; a dry run by default."""
+    """Ingest feed URLs (following their archives back to --since), feed files and JSON Lines
+    dumps; or re-match stored items over a date range (a dry run unless --apply or --send)."""
     _preflight()
     from parley.flows.backfill import backfill as backfill_flow
 
     start, end = _parse_day(since, "--since"), _parse_day(until, "--until")
-    report = _run(lambda: asyncio.run(backfill_flow(
-        sources=list(sources or []), since=start, until=end, apply=apply or send, send=send,
-    )))  # fmt: skip
-    out.print(report.render())
+    try:
+        report = _run(lambda: asyncio.run(backfill_flow(
+            sources=list(sources or []), since=start, until=end, apply=apply or send, send=send,
+            dumps=[str(p) for p in jsonl or []], restart=restart, max_pages=max_pages,
+            batch_size=batch_size, show_progress=True,
+        )))  # fmt: skip
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        out.print()
+        err.print("interrupted: what was stored is kept; the same command resumes from there")
+        raise typer.Exit(130) from None
+    for problem in report.problems:
+        err.print(f"error: {problem}", markup=False)
+    out.print(report.render(), markup=False)
 
 
 entries_app = typer.Typer(

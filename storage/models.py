@@ -1,4 +1,5 @@
-"""SQLModel tables: feeds, entries with their revisions, topic matches and the alert outbox.
+"""SQLModel tables: feeds, entries with their revisions, topic matches, the alert outbox
+and the progress of backfills.
 
 All times are timezone-aware UTC. Identity and idempotency live in unique constraints, so a
 second run of the same work inserts nothing.
@@ -9,7 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Column, String, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from .types import UTCDateTime
@@ -198,5 +199,30 @@ class StoryEntry(SQLModel, table=True):
         default_factory=dict, sa_column=Column(JSON, nullable=False)
     )
     created_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False)
+    )
+
+
+class BackfillRun(SQLModel, table=True):
+    """How far one backfill got, committed with each batch it stored, so a re-run resumes.
+
+    ``key`` is derived from the source, the date range and the options; ``cursor`` is where to
+    go on (the next archive page's URL), ``byte_offset`` how far into a JSON Lines dump.
+    """
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(unique=True, max_length=64)
+    source: str = Field(sa_column=Column(Text, nullable=False))
+    cursor: str | None = _text()
+    byte_offset: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, default=0))
+    done: int = Field(default=0)  # lines of a dump, pages of an archive
+    total: int | None = Field(default=None)
+    skipped: int = Field(default=0)  # bad lines, items outside the date range
+    stored: int = Field(default=0)  # new or edited items stored
+    status: str = Field(default="running", max_length=16)  # running | done
+    started_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False)
+    )
+    updated_at: datetime = Field(
         default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False)
     )

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -11,18 +13,22 @@ from urllib.parse import urlsplit
 
 from sqlmodel import Session
 
+from parley.flows.ingest.archive import Window
 from parley.flows.ingest.catalog import FeedSpec
-from parley.flows.ingest.model import FetchResult, FetchStatus, Validators
+from parley.flows.ingest.model import EntryDraft, FetchResult, FetchStatus, Validators
 from parley.flows.pipeline.cycle import Runtime, utcnow
-from parley.flows.pipeline.process import match_entry
+from parley.flows.pipeline.process import Pipeline, match_entry
 from parley.flows.pipeline.report import FeedOutcome, MatchRecord
 from parley.storage.db import session_scope
-from parley.storage.entries import EntryChange
+from parley.storage.entries import EntryChange, apply_entries
 from parley.storage.feeds import ensure_feed
 from parley.storage.matches import entries_between
+from parley.storage.models import Feed
 
 log = logging.getLogger(__name__)
 PROGRESS_EVERY = 500
+RENDER_MATCHES = 50  # match lines in a report; the artifact's table has them all
+DUMP_SUFFIXES = (".jsonl", ".ndjson")
 
 
 @dataclass
@@ -33,6 +39,8 @@ class BackfillReport:
     examined: int = 0
     sources: list[FeedOutcome] = field(default_factory=list)
     matches: list[MatchRecord] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # one line per archive or dump
+    problems: list[str] = field(default_factory=list)  # bad lines and failed pages, by place
 
     def render(self) -> str:
         what = (
@@ -45,10 +53,46 @@ class BackfillReport:
         for outcome in self.sources:
             state = outcome.error or f"{outcome.new} new, {outcome.changed} edited"
             lines.append(f"  source {outcome.url}: {outcome.status}: {state}")
-        for m in self.matches:
+        lines += [f"  {note}" for note in self.notes]
+        for m in self.matches[:RENDER_MATCHES]:
             when = m.published_at.strftime("%Y-%m-%d") if m.published_at else "????-??-??"
             lines.append(f"  {when} [{m.topic_key}] {m.headline} — {m.feed_name}")
+        if len(self.matches) > RENDER_MATCHES:
+            lines.append(f"  … and {len(self.matches) - RENDER_MATCHES:,} more matches")
         return "\n".join(lines)
+
+
+def run_key(kind: str, source: str, window: Window, options: Mapping[str, object]) -> str:
+    """The same source, range and options give the same key: a re-run finds its progress."""
+    since = window.since.isoformat() if window.since else None
+    until = window.until.isoformat() if window.until else None
+    document = {"kind": kind, "source": source, "since": since, "until": until, **options}
+    return hashlib.sha256(json.dumps(document, sort_keys=True).encode()).hexdigest()
+
+
+def is_dump(source: str) -> bool:
+    return not is_url(source) and source.lower().endswith(DUMP_SUFFIXES)
+
+
+@dataclass
+class Stored:
+    new: int = 0
+    changed: int = 0
+    matches: list[MatchRecord] = field(default_factory=list)
+
+
+def store_drafts(
+    session: Session, pipeline: Pipeline, feed: Feed, drafts: Sequence[EntryDraft], now: datetime
+) -> Stored:
+    """Store one feed's items as a fetch would (identity, revisions) and match what changed."""
+    assert feed.id is not None
+    changes = apply_entries(session, feed.id, drafts, now)
+    stored = Stored()
+    stored.new = sum(1 for c in changes if c.previous is None)
+    stored.changed = len(changes) - stored.new
+    for change in sorted(changes, key=lambda c: c.entry.published_at or now):
+        stored.matches.extend(match_entry(session, pipeline, feed, change, now))
+    return stored
 
 
 def is_url(source: str) -> bool:
