@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gzip as gzip_lib
 import hashlib
+import ipaddress
 import threading
 import time
 from collections.abc import Mapping
@@ -50,9 +51,16 @@ class _Stats:
 
 
 class FeedServer:
-    """Serve feeds on 127.0.0.1 from a daemon thread; use as a context manager."""
+    """Serve feeds on 127.0.0.1 from a daemon thread; use as a context manager.
 
-    def __init__(self) -> None:
+    ``host`` may be another loopback address (127.0.0.2, …): on Linux the whole 127.0.0.0/8
+    is local, so several servers look like several hosts to a per-host limit.
+    """
+
+    def __init__(self, host: str = "127.0.0.1") -> None:
+        if not ipaddress.ip_address(host).is_loopback:
+            raise ValueError(f"FeedServer serves on loopback only, not on {host}")
+        self._host = host
         self._routes: dict[str, _Route] = {}
         self._stats = _Stats()
         self._lock = threading.Lock()
@@ -73,11 +81,11 @@ class FeedServer:
         self.stop()
 
     def start(self) -> None:
-        """Bind a free port on 127.0.0.1 and serve in a daemon thread."""
+        """Bind a free port on the loopback host and serve in a daemon thread."""
         if self._server is not None:
             return
         self._stopping.clear()
-        self._server = _QuietServer(("127.0.0.1", 0), _Handler, self)
+        self._server = _QuietServer((self._host, 0), _Handler, self)
         self._thread = threading.Thread(
             target=self._server.serve_forever,
             kwargs={"poll_interval": 0.05},
@@ -105,7 +113,7 @@ class FeedServer:
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"http://{self._host}:{self.port}"
 
     def url(self, path: str) -> str:
         """The absolute URL of `path` on this server."""
