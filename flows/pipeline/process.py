@@ -86,7 +86,8 @@ def process_fetch(pipeline: Pipeline, result: FetchResult, now: datetime) -> Fee
             for change in sorted(changes, key=lambda c: c.entry.published_at or now):
                 outcome.matches.extend(match_entry(session, pipeline, feed, change, now))
         if pipeline.queue_alerts and not failed:
-            after = recent_times(session, outcome.feed_id)
+            # Nothing stored (a 304, or no entries): the feed's latest times are those read before.
+            after = recent_times(session, outcome.feed_id) if drafts else before
             watched = watched_since(session, outcome.feed_id)
             feed_silence(session, pipeline, feed, before=before, after=after, watched=watched,
                          now=now)  # fmt: skip
