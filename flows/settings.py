@@ -60,6 +60,11 @@ class Settings(BaseSettings):
     fetch_per_host: int = Field(
         default=2, gt=0, description="Requests at the same time to one host."
     )
+    parse_workers: int = Field(
+        default=0,
+        ge=0,
+        description="Processes that parse feed bodies in a cycle; 0: one per CPU, 1: no pool.",
+    )
     user_agent: str = Field(
         default="parley/0.1 (news monitor)", description="User-Agent sent with every request."
     )
