@@ -417,6 +417,38 @@ def floor(urls: Sequence[str]) -> tuple[float, int, float]:
     return time.perf_counter() - started, items, time.process_time() - cpu0
 
 
+def _count_entries(body: bytes) -> int:
+    import feedparser
+
+    return len(feedparser.parse(body).entries)
+
+
+def floor_pool(urls: Sequence[str], workers: int) -> tuple[float, int, float]:
+    """The floor with parsing in ``workers`` processes, as parley's cycle does (pool start
+    included, as in the cycle). CPU: this process only (the workers' is not counted)."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    import httpx
+
+    cpu0 = time.process_time()
+    started = time.perf_counter()
+    context = multiprocessing.get_context("forkserver")
+    with (
+        httpx.Client() as client,
+        ThreadPoolExecutor(FLOOR_WORKERS) as threads,
+        ProcessPoolExecutor(workers, mp_context=context) as pool,
+    ):
+
+        def one(url: str) -> int:
+            response = client.get(url)
+            response.raise_for_status()
+            return pool.submit(_count_entries, response.content).result()
+
+        items = sum(threads.map(one, urls))
+    return time.perf_counter() - started, items, time.process_time() - cpu0
+
+
 # ---------------------------------------------------------------------------------------------
 # Where time goes: the same cold cycle as plain functions (no Prefect), step by step
 
@@ -483,6 +515,7 @@ async def plain_cold(
     on ``db`` (warm or mutated, when the store holds the feeds already)."""
     from sqlalchemy.orm import Session
 
+    from parley.flows.ingest import parsepool
     from parley.flows.ingest.fetch import fetch_all
     from parley.flows.pipeline import deliver as deliver_module
     from parley.flows.pipeline import process as process_module
@@ -511,7 +544,8 @@ async def plain_cold(
 
     settings = load_settings(**bench.overrides(db or bench.fresh_db(), feeds_file))
     parts = [
-        (process_module, "_parse", "parse: feedparser + clean_text (nh3)"),
+        (parsepool, "_outcome", "parse: waiting for the pool's next parse"),
+        (parsepool, "parse_feed", "parse: feedparser + clean_text, in this process"),
         (process_module, "record_fetch", "store: record_fetch (feed row)"),
         (process_module, "apply_entries", "store: apply_entries (entry + revision INSERTs)"),
         (TopicMatcher, "match", "match: TopicMatcher.match"),
@@ -609,8 +643,9 @@ async def run_all(bench: Bench, gen: list[feedgen.Feed], mutated: dict[str, feed
             bench.delay_all(paths, args.latency)
         serve_original()
         # Where time goes: the cold cycle again as plain functions, without Prefect.
-        plains.append(await plain_cold(bench, gen_file))
-        print(f"  cold, plain functions: {plains[-1].total:.2f} s", file=sys.stderr)
+        if not args.no_plain:
+            plains.append(await plain_cold(bench, gen_file))
+            print(f"  cold, plain functions: {plains[-1].total:.2f} s", file=sys.stderr)
 
     if args.profile:  # separate runs: cProfile slows the code about 2x
         for phase in ("cold", "warm", "mutated"):
@@ -639,7 +674,22 @@ async def run_all(bench: Bench, gen: list[feedgen.Feed], mutated: dict[str, feed
         rss_mib=peak_rss_mib(),
         connections=floor_conns,
     )
-    return {"rows": rows, "floor": floor_row, "plain": median_plain(plains)}
+    from parley.flows.ingest.parsepool import parse_workers
+    from parley.flows.settings import load_settings
+
+    workers = parse_workers(load_settings().parse_workers)
+    pooled = [floor_pool(urls, workers) for _ in range(args.repeat)]
+    pool_row = Row(
+        phase=f"floor, parsing in {workers} processes (like parley's parse pool)",
+        feeds=len(urls),
+        items=pooled[0][1],
+        seconds=statistics.median(f[0] for f in pooled),
+        statuses=Counter({"ok": len(urls)}),
+        cpu=statistics.median(f[2] for f in pooled),
+        rss_mib=peak_rss_mib(),
+    )
+    return {"rows": rows, "floor": floor_row, "floor_pool": pool_row,
+            "plain": median_plain(plains) if plains else None}  # fmt: skip
 
 
 # ---------------------------------------------------------------------------------------------
@@ -665,7 +715,7 @@ def render(bench: Bench, result: dict[str, Any], meta: dict[str, Any]) -> str:
     args = bench.args
     rows: dict[str, list[Row]] = result["rows"]
     floor_row: Row = result["floor"]
-    plain: Plain = result["plain"]
+    plain: Plain | None = result["plain"]
     cold = median_row(rows["cold"])
     out = []
     store = "PostgreSQL " + meta["db_safe"] if args.database_url else "SQLite (temporary file, WAL)"
@@ -695,7 +745,7 @@ def render(bench: Bench, result: dict[str, Any], meta: dict[str, Any]) -> str:
         "| alerts sent | TCP conns | CPU s (this process) | CPU s (Prefect server) |",
         "|---|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    ordered = [median_row(r) for r in rows.values()] + [floor_row]
+    ordered = [median_row(r) for r in rows.values()] + [floor_row, result["floor_pool"]]
     for row in ordered:
         rate = f"{row.items / row.seconds:,.0f}" if row.items and row.seconds else "—"
         out.append(
@@ -712,9 +762,19 @@ def render(bench: Bench, result: dict[str, Any], meta: dict[str, Any]) -> str:
         f"in-process feed server and all generated bodies)"
         + (f"; Prefect server subprocess: {server_rss:.0f} MiB (VmHWM)" if server_rss else ""),
         "",
-        *targets(bench, rows, floor_row),
+        *targets(bench, rows, floor_row, result["floor_pool"]),
         "",
         *memory_lines(bench),
+    ]
+    if plain is not None:
+        out += where_time_goes(args, plain, cold)
+    if args.profile:
+        out += ["", f"cProfile of plain runs: {args.profile}.{{cold,warm,mutated}}"]
+    return "\n".join(out)
+
+
+def where_time_goes(args: argparse.Namespace, plain: Plain, cold: Row) -> list[str]:
+    out = [
         "",
         "### Where the cold cycle's time goes",
         "",
@@ -746,19 +806,14 @@ def render(bench: Bench, result: dict[str, Any], meta: dict[str, Any]) -> str:
         f"(plain run: {plain.entries} new entries, {plain.matches} matches, "
         f"{plain.sent} alerts sent)",
     ]
-    if args.profile:
-        out += [
-            "",
-            f"cProfile of plain cold, warm and mutated runs: {args.profile}.{{cold,warm,mutated}}",
-        ]
-    return "\n".join(out)
+    return out
 
 
 def _verdict(ok: bool) -> str:
     return "pass" if ok else "**fail**"
 
 
-def targets(bench: Bench, rows: dict[str, list[Row]], floor_row: Row) -> list[str]:
+def targets(bench: Bench, rows: dict[str, list[Row]], floor_row: Row, pool_row: Row) -> list[str]:
     """The targets table; time targets are set for 200 feeds and scale with the feed count."""
     args = bench.args
     scale = max(1.0, args.feeds / 200)
@@ -771,6 +826,8 @@ def targets(bench: Bench, rows: dict[str, list[Row]], floor_row: Row) -> list[st
         "|---|---:|---:|---:|---|---|",
         f"| cold | {cold.seconds:.2f} s | {floor_row.seconds:.2f} s | {ratio:.2f}× "
         f"| ≤ 1.2× floor | {_verdict(ratio <= 1.2)} |",
+        f"| cold, vs the floor parsing in processes too | {cold.seconds:.2f} s "
+        f"| {pool_row.seconds:.2f} s | {cold.seconds / pool_row.seconds:.2f}× | (like with like) | |",
     ]
     if args.feeds >= 10_000:
         out.append(f"| cold, {args.feeds} feeds | {cold.seconds:.0f} s | | | ≤ 600 s "
@@ -884,6 +941,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         action="store_true",
         help="serve as FeedServer ships (Nagle on): each 200 answer then stalls ~40 ms on "
         "delayed ACK; by default the bench sets TCP_NODELAY on the server's sockets",
+    )
+    parser.add_argument(
+        "--no-plain",
+        action="store_true",
+        help="skip the plain-function cold run (the 'where time goes' table)",
     )
     parser.add_argument("--seed", type=int, default=20250322, help="generator seed")
     parser.add_argument("--profile", metavar="FILE",
