@@ -738,7 +738,8 @@ def render(bench: Bench, result: dict[str, Any], meta: dict[str, Any]) -> str:
         f"{meta['gen_seconds']:.1f} s (excluded)",
         f"- latency per request: {args.latency:g} s; repeat: {args.repeat} (median shown); "
         f"fetch_per_host: {args.per_host if args.per_host is not None else '2 (parley default)'}; "
-        f"fetch_concurrency 16; one jsonl:// alert channel; feed server: "
+        f"fetch_concurrency {meta['concurrency']}; parse_workers {meta['workers']}; "
+        f"{args.hosts} loopback hosts; one jsonl:// alert channel; feed server: "
         f"{'Nagle on, as shipped (--nagle)' if args.nagle else 'TCP_NODELAY (set by the bench)'}",
         "",
         "| phase | feeds | items | seconds | items/s | responses | new | edited | matches "
@@ -964,6 +965,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     import prefect
 
     from parley.flows.ingest import localserver
+    from parley.flows.ingest.parsepool import parse_workers
+    from parley.flows.settings import load_settings
     from parley.storage.db import safe_url
 
     # FeedServer writes the headers and the body of an answer separately; with Nagle on, the
@@ -989,6 +992,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "load": os.getloadavg(),
         "code": str(Path(localserver.__file__).resolve().parent.parent),
         "db_safe": safe_url(args.database_url) if args.database_url else "",
+        "concurrency": load_settings().fetch_concurrency,
+        "workers": parse_workers(load_settings().parse_workers),
     }
 
     tmp = Path(tempfile.mkdtemp(prefix="parley-bench-"))
