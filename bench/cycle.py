@@ -257,12 +257,14 @@ class MemorySampler:
         return [mib for name, _, mib in self.samples if name == phase]
 
 
-def _vm_rss_mib(pid: int) -> float:
+def _pss_mib(pid: int) -> float:
+    """Proportional set size: resident memory with pages shared between processes (the parse
+    workers and the forkserver they fork from) counted once in all, not once per process."""
     try:
-        status = Path(f"/proc/{pid}/status").read_text()
+        rollup = Path(f"/proc/{pid}/smaps_rollup").read_text()
     except OSError:
         return 0.0
-    found = re.search(r"^VmRSS:\s+(\d+) kB", status, re.MULTILINE)
+    found = re.search(r"^Pss:\s+(\d+) kB", rollup, re.MULTILINE)
     return int(found.group(1)) / 1024 if found else 0.0
 
 
@@ -277,8 +279,8 @@ def _children(pid: int) -> list[int]:
 
 
 def rss_mib(pid: int, exclude: set[int]) -> float:
-    """Resident MiB of ``pid`` and its descendants (pool workers), leaving out ``exclude``."""
-    total = _vm_rss_mib(pid)
+    """Resident MiB (PSS) of ``pid`` and its descendants (pool workers), but ``exclude``."""
+    total = _pss_mib(pid)
     for child in _children(pid):
         if child not in exclude:
             total += rss_mib(child, exclude)
@@ -847,7 +849,7 @@ def targets(bench: Bench, rows: dict[str, list[Row]], floor_row: Row, pool_row: 
     memory = bench.memory
     if memory is not None and memory.samples:
         peak = max(mib for _, _, mib in memory.samples)
-        out.append(f"| peak RSS (sampled, this process + pool workers) | {peak:.0f} MiB | | "
+        out.append(f"| peak memory (PSS sampled: this process + parse workers) | {peak:.0f} MiB | | "
                    f"| ≤ 200 MiB | {_verdict(peak <= 200)} |")  # fmt: skip
         growth = cold_growth(memory)
         if growth is not None:
@@ -870,7 +872,7 @@ def memory_lines(memory_bench: Bench) -> list[str]:
     if memory is None or not memory.samples:
         return []
     out = [
-        f"### Memory over time (VmRSS every {memory.interval:g} s: this process and its children "
+        f"### Memory over time (PSS every {memory.interval:g} s: this process and its children "
         "but the Prefect server)",
         "",
         "| phase | samples | start MiB | peak MiB | end MiB | across the phase, in tenths |",
