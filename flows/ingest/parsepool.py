@@ -11,6 +11,8 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import threading
+import time
 from collections import deque
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -25,6 +27,7 @@ log = logging.getLogger(__name__)
 POOL_MIN_BYTES = 1_000_000  # below this much feed text a cycle parses in its own process
 POOL_MIN_BODIES = 8  # … and below this many bodies
 AHEAD = 4  # parses per worker submitted ahead of the one the caller waits for
+PARENT_CHECK = 1.0  # seconds between a worker's checks that the cycle's process still runs
 
 
 def parse_workers(setting: int) -> int:
@@ -58,7 +61,9 @@ def parse_results(
     # (which runs the event loop, HTTP and database threads).
     context = multiprocessing.get_context("forkserver")
     workers = min(workers, len(todo))
-    pool = ProcessPoolExecutor(workers, mp_context=context)
+    pool = ProcessPoolExecutor(
+        workers, mp_context=context, initializer=_leave_with, initargs=(os.getpid(),)
+    )
     # At most AHEAD parses per worker wait to be stored, so memory stays flat however many feeds.
     pending: deque[tuple[FetchResult, Future[ParseResult] | None]] = deque()
     try:
@@ -84,6 +89,26 @@ def _next(pending: deque[tuple[FetchResult, Future[ParseResult] | None]]) -> Par
     if future is not None:
         return _outcome(future, result)
     return parse_feed(result) if _has_body(result) else None
+
+
+def _leave_with(parent: int) -> None:
+    """Worker initializer: exit once the cycle's process is gone.
+
+    A process that is killed (SIGKILL, or SIGTERM without a handler) cannot shut its pool
+    down, and a worker waiting for work would wait forever (it holds its queue's write end).
+    """
+
+    def watch() -> None:
+        while True:
+            time.sleep(PARENT_CHECK)
+            try:
+                os.kill(parent, 0)
+            except ProcessLookupError:
+                os._exit(0)
+            except PermissionError:
+                continue  # alive (the pid is someone else's only if it was reused)
+
+    threading.Thread(target=watch, name="parse-worker-watch", daemon=True).start()
 
 
 def _has_body(result: FetchResult) -> bool:
