@@ -53,6 +53,7 @@ import feedgen  # bench/feedgen.py, next to this file
 REPO = Path(__file__).resolve().parent.parent
 DEMO_DIR = REPO / "seeds" / "demo"
 MUTATED_SHARE = 0.05
+WARM_LATENCY = "warm (all 304), latency per request"
 FLOOR_WORKERS = 16
 _ITEM_TAG = re.compile(rb"<(?:item|entry)[\s>]")
 
@@ -180,6 +181,113 @@ def prefect_server() -> Iterator[PrefectInfo]:
 
 
 # ---------------------------------------------------------------------------------------------
+# Feed servers: one per loopback address, so that the generated feeds sit on several "hosts"
+
+
+class Servers:
+    """K FeedServers on 127.0.0.1 … 127.0.0.K; generated feeds are spread over them in turn,
+    every other path (the demo feeds) is served by the first, whose base URL resolves them."""
+
+    def __init__(self, count: int) -> None:
+        from parley.flows.ingest.localserver import FeedServer
+
+        self.servers = [FeedServer(host=f"127.0.0.{k + 1}") for k in range(count)]
+        self.home: dict[str, int] = {}
+
+    def __enter__(self) -> Servers:
+        for server in self.servers:
+            server.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for server in self.servers:
+            server.stop()
+
+    def spread(self, paths: Sequence[str]) -> None:
+        for index, path in enumerate(paths):
+            self.home[path] = index % len(self.servers)
+
+    def _of(self, path: str) -> Any:
+        return self.servers[self.home.get(path, 0)]
+
+    @property
+    def base_url(self) -> str:
+        return str(self.servers[0].base_url)
+
+    def url(self, path: str) -> str:
+        return str(self._of(path).url(path))
+
+    def set(self, path: str, body: bytes, *, content_type: str, delay: float) -> None:
+        self._of(path).set(path, body, content_type=content_type, delay=delay)
+
+
+# ---------------------------------------------------------------------------------------------
+# Memory over time: VmRSS of this process and of its children but the Prefect server
+
+
+class MemorySampler:
+    """Samples resident memory every ``interval`` seconds in a daemon thread, tagged by phase."""
+
+    def __init__(self, interval: float = 0.1) -> None:
+        self.interval = interval
+        self.samples: list[tuple[str, float, float]] = []  # (phase, seconds since start, MiB)
+        self.phase = "setup"
+        self.exclude: set[int] = set()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="rss-sampler", daemon=True)
+        self._started = time.perf_counter()
+
+    def __enter__(self) -> MemorySampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(5)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            self.sample()
+
+    def sample(self) -> None:
+        now = time.perf_counter() - self._started
+        self.samples.append((self.phase, now, rss_mib(os.getpid(), self.exclude)))
+
+    def of(self, phase: str) -> list[float]:
+        return [mib for name, _, mib in self.samples if name == phase]
+
+
+def _pss_mib(pid: int) -> float:
+    """Proportional set size: resident memory with pages shared between processes (the parse
+    workers and the forkserver they fork from) counted once in all, not once per process."""
+    try:
+        rollup = Path(f"/proc/{pid}/smaps_rollup").read_text()
+    except OSError:
+        return 0.0
+    found = re.search(r"^Pss:\s+(\d+) kB", rollup, re.MULTILINE)
+    return int(found.group(1)) / 1024 if found else 0.0
+
+
+def _children(pid: int) -> list[int]:
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            found += [int(c) for c in (task / "children").read_text().split()]
+        except OSError:
+            continue
+    return found
+
+
+def rss_mib(pid: int, exclude: set[int]) -> float:
+    """Resident MiB (PSS) of ``pid`` and its descendants (pool workers), but ``exclude``."""
+    total = _pss_mib(pid)
+    for child in _children(pid):
+        if child not in exclude:
+            total += rss_mib(child, exclude)
+    return total
+
+
+# ---------------------------------------------------------------------------------------------
 # State: the feed server's routes, the database, the config files
 
 
@@ -187,14 +295,26 @@ def prefect_server() -> Iterator[PrefectInfo]:
 class Bench:
     args: argparse.Namespace
     tmp: Path
-    server: Any  # FeedServer
+    server: Any  # Servers
     prefect: PrefectInfo
+    memory: MemorySampler | None = None
     items_at: dict[str, int] = field(default_factory=dict)  # absolute URL → items served
+    served: dict[str, tuple[bytes, str]] = field(default_factory=dict)  # path → body, type
     db_count: int = 0
 
-    def publish(self, path: str, body: bytes, content_type: str) -> None:
-        self.server.set(path, body, content_type=content_type, delay=self.args.latency)
+    def publish(
+        self, path: str, body: bytes, content_type: str, delay: float | None = None
+    ) -> None:
+        delay = self.args.latency if delay is None else delay
+        self.server.set(path, body, content_type=content_type, delay=delay)
         self.items_at[self.server.url(path)] = len(_ITEM_TAG.findall(body))
+        self.served[path] = (body, content_type)
+
+    def delay_all(self, paths: Sequence[str], delay: float) -> None:
+        """Serve the same bodies (same validators) with another delay per request."""
+        for path in paths:
+            body, content_type = self.served[path]
+            self.publish(path, body, content_type, delay)
 
     def fresh_db(self) -> str:
         """An empty store: a new SQLite file, or the given database with parley's tables dropped."""
@@ -232,9 +352,14 @@ class Bench:
 
         cpu0, server0 = time.process_time(), self.prefect.cpu()
         conns0 = CONNECTIONS.count
+        if self.memory is not None:
+            self.memory.phase = phase
         started = time.perf_counter()
         report = await monitor(base_url=self.server.base_url, force=True, overrides=overrides)
         seconds = time.perf_counter() - started
+        if self.memory is not None:
+            self.memory.sample()
+            self.memory.phase = "between"
         cpu, server1 = time.process_time() - cpu0, self.prefect.cpu()
         if report.failures:
             first = report.failures[0]
@@ -258,9 +383,9 @@ class Bench:
         )
 
 
-def write_feeds_file(path: Path, feeds: Sequence[feedgen.Feed]) -> Path:
-    entries = [{"name": f.name, "url": f.path, "language": f.language, "tier": "media"}
-               for f in feeds]  # fmt: skip
+def write_feeds_file(path: Path, feeds: Sequence[feedgen.Feed], servers: Servers) -> Path:
+    entries = [{"name": f.name, "url": servers.url(f.path), "language": f.language,
+                "tier": "media"} for f in feeds]  # fmt: skip
     path.write_text(yaml.safe_dump({"feeds": entries}, allow_unicode=True), encoding="utf-8")
     return path
 
@@ -291,6 +416,38 @@ def floor(urls: Sequence[str]) -> tuple[float, int, float]:
             return len(feedparser.parse(response.content).entries)
 
         items = sum(pool.map(one, urls))
+    return time.perf_counter() - started, items, time.process_time() - cpu0
+
+
+def _count_entries(body: bytes) -> int:
+    import feedparser
+
+    return len(feedparser.parse(body).entries)
+
+
+def floor_pool(urls: Sequence[str], workers: int) -> tuple[float, int, float]:
+    """The floor with parsing in ``workers`` processes, as parley's cycle does (pool start
+    included, as in the cycle). CPU: this process only (the workers' is not counted)."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    import httpx
+
+    cpu0 = time.process_time()
+    started = time.perf_counter()
+    context = multiprocessing.get_context("forkserver")
+    with (
+        httpx.Client() as client,
+        ThreadPoolExecutor(FLOOR_WORKERS) as threads,
+        ProcessPoolExecutor(workers, mp_context=context) as pool,
+    ):
+
+        def one(url: str) -> int:
+            response = client.get(url)
+            response.raise_for_status()
+            return pool.submit(_count_entries, response.content).result()
+
+        items = sum(threads.map(one, urls))
     return time.perf_counter() - started, items, time.process_time() - cpu0
 
 
@@ -354,11 +511,13 @@ def median_plain(runs: Sequence[Plain]) -> Plain:
 
 
 async def plain_cold(
-    bench: Bench, feeds_file: Path, profile: cProfile.Profile | None = None
+    bench: Bench, feeds_file: Path, profile: cProfile.Profile | None = None, db: str | None = None
 ) -> Plain:
-    """The cold cycle as the plain functions of flows/pipeline/cycle.py, on a fresh store."""
+    """A cycle as the plain functions of flows/pipeline/cycle.py: on a fresh store (cold), or
+    on ``db`` (warm or mutated, when the store holds the feeds already)."""
     from sqlalchemy.orm import Session
 
+    from parley.flows.ingest import parsepool
     from parley.flows.ingest.fetch import fetch_all
     from parley.flows.pipeline import deliver as deliver_module
     from parley.flows.pipeline import process as process_module
@@ -385,9 +544,10 @@ async def plain_cold(
         yield
         steps[name] = time.perf_counter() - started
 
-    settings = load_settings(**bench.overrides(bench.fresh_db(), feeds_file))
+    settings = load_settings(**bench.overrides(db or bench.fresh_db(), feeds_file))
     parts = [
-        (process_module, "_parse", "parse: feedparser + clean_text (nh3)"),
+        (parsepool, "_outcome", "parse: waiting for the pool's next parse"),
+        (parsepool, "parse_feed", "parse: feedparser + clean_text, in this process"),
         (process_module, "record_fetch", "store: record_fetch (feed row)"),
         (process_module, "apply_entries", "store: apply_entries (entry + revision INSERTs)"),
         (TopicMatcher, "match", "match: TopicMatcher.match"),
@@ -450,8 +610,8 @@ async def run_all(bench: Bench, gen: list[feedgen.Feed], mutated: dict[str, feed
             bench.publish(feed.path, bodies[feed.path], feed.content_type)
 
     serve_original()
-    gen_file = write_feeds_file(tmp / "feeds.yaml", gen)
-    one_file = write_feeds_file(tmp / "feeds-1.yaml", gen[:1])
+    gen_file = write_feeds_file(tmp / "feeds.yaml", gen, bench.server)
+    one_file = write_feeds_file(tmp / "feeds-1.yaml", gen[:1], bench.server)
     demo_file = DEMO_DIR / "feeds.yaml"
 
     # Warm-up: the first flow run in a process pays for imports, the client and its caches.
@@ -478,15 +638,28 @@ async def run_all(bench: Bench, gen: list[feedgen.Feed], mutated: dict[str, feed
             bench.publish(path, feed.render(), feed.content_type)
         keep(await bench.cycle(f"mutated ({len(mutated)} feeds: +1 new, 1 edited)",
                                bench.overrides(db, gen_file)))  # fmt: skip
+        if args.warm_latency:
+            paths = [feed.path for feed in gen]
+            bench.delay_all(paths, args.warm_latency)
+            keep(await bench.cycle(WARM_LATENCY, bench.overrides(db, gen_file)))
+            bench.delay_all(paths, args.latency)
         serve_original()
         # Where time goes: the cold cycle again as plain functions, without Prefect.
-        plains.append(await plain_cold(bench, gen_file))
-        print(f"  cold, plain functions: {plains[-1].total:.2f} s", file=sys.stderr)
+        if not args.no_plain:
+            plains.append(await plain_cold(bench, gen_file))
+            print(f"  cold, plain functions: {plains[-1].total:.2f} s", file=sys.stderr)
 
-    if args.profile:  # a separate run: cProfile slows the code about 2x
-        profile = cProfile.Profile()
-        await plain_cold(bench, gen_file, profile)
-        profile.dump_stats(args.profile)
+    if args.profile:  # separate runs: cProfile slows the code about 2x
+        for phase in ("cold", "warm", "mutated"):
+            profile = cProfile.Profile()
+            if phase == "cold":
+                db = bench.fresh_db()
+            elif phase == "mutated":
+                for path, feed in mutated.items():
+                    bench.publish(path, feed.render(), feed.content_type)
+            await plain_cold(bench, gen_file, profile, db=db)
+            profile.dump_stats(f"{args.profile}.{phase}")
+        serve_original()
 
     # The floor.
     urls = [bench.server.url(feed.path) for feed in gen]
@@ -503,7 +676,22 @@ async def run_all(bench: Bench, gen: list[feedgen.Feed], mutated: dict[str, feed
         rss_mib=peak_rss_mib(),
         connections=floor_conns,
     )
-    return {"rows": rows, "floor": floor_row, "plain": median_plain(plains)}
+    from parley.flows.ingest.parsepool import parse_workers
+    from parley.flows.settings import load_settings
+
+    workers = parse_workers(load_settings().parse_workers)
+    pooled = [floor_pool(urls, workers) for _ in range(args.repeat)]
+    pool_row = Row(
+        phase=f"floor, parsing in {workers} processes (like parley's parse pool)",
+        feeds=len(urls),
+        items=pooled[0][1],
+        seconds=statistics.median(f[0] for f in pooled),
+        statuses=Counter({"ok": len(urls)}),
+        cpu=statistics.median(f[2] for f in pooled),
+        rss_mib=peak_rss_mib(),
+    )
+    return {"rows": rows, "floor": floor_row, "floor_pool": pool_row,
+            "plain": median_plain(plains) if plains else None}  # fmt: skip
 
 
 # ---------------------------------------------------------------------------------------------
@@ -529,7 +717,7 @@ def render(bench: Bench, result: dict[str, Any], meta: dict[str, Any]) -> str:
     args = bench.args
     rows: dict[str, list[Row]] = result["rows"]
     floor_row: Row = result["floor"]
-    plain: Plain = result["plain"]
+    plain: Plain | None = result["plain"]
     cold = median_row(rows["cold"])
     out = []
     store = "PostgreSQL " + meta["db_safe"] if args.database_url else "SQLite (temporary file, WAL)"
@@ -552,14 +740,15 @@ def render(bench: Bench, result: dict[str, Any], meta: dict[str, Any]) -> str:
         f"{meta['gen_seconds']:.1f} s (excluded)",
         f"- latency per request: {args.latency:g} s; repeat: {args.repeat} (median shown); "
         f"fetch_per_host: {args.per_host if args.per_host is not None else '2 (parley default)'}; "
-        f"fetch_concurrency 16; one jsonl:// alert channel; feed server: "
+        f"fetch_concurrency {meta['concurrency']}; parse_workers {meta['workers']}; "
+        f"{args.hosts} loopback hosts; one jsonl:// alert channel; feed server: "
         f"{'Nagle on, as shipped (--nagle)' if args.nagle else 'TCP_NODELAY (set by the bench)'}",
         "",
         "| phase | feeds | items | seconds | items/s | responses | new | edited | matches "
         "| alerts sent | TCP conns | CPU s (this process) | CPU s (Prefect server) |",
         "|---|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    ordered = [median_row(r) for r in rows.values()] + [floor_row]
+    ordered = [median_row(r) for r in rows.values()] + [floor_row, result["floor_pool"]]
     for row in ordered:
         rate = f"{row.items / row.seconds:,.0f}" if row.items and row.seconds else "—"
         out.append(
@@ -575,6 +764,20 @@ def render(bench: Bench, result: dict[str, Any], meta: dict[str, Any]) -> str:
         f"- peak RSS of this process: **{peak_rss_mib():.0f} MiB** (ru_maxrss; includes the "
         f"in-process feed server and all generated bodies)"
         + (f"; Prefect server subprocess: {server_rss:.0f} MiB (VmHWM)" if server_rss else ""),
+        "",
+        *targets(bench, rows, floor_row, result["floor_pool"]),
+        "",
+        *memory_lines(bench),
+    ]
+    if plain is not None:
+        out += where_time_goes(args, plain, cold)
+    if args.profile:
+        out += ["", f"cProfile of plain runs: {args.profile}.{{cold,warm,mutated}}"]
+    return "\n".join(out)
+
+
+def where_time_goes(args: argparse.Namespace, plain: Plain, cold: Row) -> list[str]:
+    out = [
         "",
         "### Where the cold cycle's time goes",
         "",
@@ -606,9 +809,85 @@ def render(bench: Bench, result: dict[str, Any], meta: dict[str, Any]) -> str:
         f"(plain run: {plain.entries} new entries, {plain.matches} matches, "
         f"{plain.sent} alerts sent)",
     ]
-    if args.profile:
-        out += ["", f"cProfile of the plain cold run: {args.profile}"]
-    return "\n".join(out)
+    return out
+
+
+def _verdict(ok: bool) -> str:
+    return "pass" if ok else "**fail**"
+
+
+def targets(bench: Bench, rows: dict[str, list[Row]], floor_row: Row, pool_row: Row) -> list[str]:
+    """The targets table; time targets are set for 200 feeds and scale with the feed count."""
+    args = bench.args
+    scale = max(1.0, args.feeds / 200)
+    cold = median_row(rows["cold"])
+    ratio = cold.seconds / floor_row.seconds
+    out = [
+        "### Targets",
+        "",
+        "| phase | parley | floor | ratio | target | result |",
+        "|---|---:|---:|---:|---|---|",
+        f"| cold | {cold.seconds:.2f} s | {floor_row.seconds:.2f} s | {ratio:.2f}× "
+        f"| ≤ 1.2× floor | {_verdict(ratio <= 1.2)} |",
+        f"| cold, vs the floor parsing in processes too | {cold.seconds:.2f} s "
+        f"| {pool_row.seconds:.2f} s | {cold.seconds / pool_row.seconds:.2f}× | (like with like) | |",
+    ]
+    if args.feeds >= 10_000:
+        out.append(f"| cold, {args.feeds} feeds | {cold.seconds:.0f} s | | | ≤ 600 s "
+                   f"| {_verdict(cold.seconds <= 600)} |")  # fmt: skip
+    warm = median_row(rows["warm (all 304)"])
+    limit = 0.3 * scale
+    out.append(f"| warm (all 304) | {warm.seconds:.2f} s | | | ≤ {limit:.2f} s "
+               f"| {_verdict(warm.seconds <= limit)} |")  # fmt: skip
+    if WARM_LATENCY in rows:
+        slow = median_row(rows[WARM_LATENCY])
+        limit = 0.6 * scale
+        out.append(f"| warm, {args.warm_latency * 1000:g} ms per request | {slow.seconds:.2f} s "
+                   f"| | | ≤ {limit:.2f} s (at 50 ms) | {_verdict(slow.seconds <= limit)} |")  # fmt: skip
+    mutated = next(median_row(r) for name, r in rows.items() if name.startswith("mutated"))
+    out.append(f"| mutated | {mutated.seconds:.2f} s | | | — | |")
+    memory = bench.memory
+    if memory is not None and memory.samples:
+        peak = max(mib for _, _, mib in memory.samples)
+        out.append(f"| peak memory (PSS sampled: this process + parse workers) | {peak:.0f} MiB | | "
+                   f"| ≤ 200 MiB | {_verdict(peak <= 200)} |")  # fmt: skip
+        growth = cold_growth(memory)
+        if growth is not None:
+            out.append(f"| memory during cold: second half's peak vs first half's "
+                       f"| {growth:+.1%} | | | ≤ +10% (flat) | {_verdict(growth <= 0.10)} |")  # fmt: skip
+    return out
+
+
+def cold_growth(memory: MemorySampler) -> float | None:
+    samples = memory.of("cold")
+    if len(samples) < 4:
+        return None
+    half = len(samples) // 2
+    first = max(samples[:half])
+    return max(samples[half:]) / first - 1
+
+
+def memory_lines(memory_bench: Bench) -> list[str]:
+    memory = memory_bench.memory
+    if memory is None or not memory.samples:
+        return []
+    out = [
+        f"### Memory over time (PSS every {memory.interval:g} s: this process and its children "
+        "but the Prefect server)",
+        "",
+        "| phase | samples | start MiB | peak MiB | end MiB | across the phase, in tenths |",
+        "|---|---:|---:|---:|---:|---|",
+    ]
+    names = list(dict.fromkeys(name for name, _, _ in memory.samples))
+    for name in names:
+        series = memory.of(name)
+        if name == "between" or len(series) < 2:
+            continue
+        tenths = [series[min(len(series) - 1, round(i * (len(series) - 1) / 9))]
+                  for i in range(10)]  # fmt: skip
+        out.append(f"| {name} | {len(series)} | {series[0]:.0f} | {max(series):.0f} "
+                   f"| {series[-1]:.0f} | {' '.join(f'{v:.0f}' for v in tenths)} |")  # fmt: skip
+    return out
 
 
 def _step_of(label: str) -> str:
@@ -642,6 +921,19 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--latency", type=float, default=0.0,
                         help="seconds the feed server waits before each answer (default 0)")  # fmt: skip
+    parser.add_argument(
+        "--hosts",
+        type=int,
+        default=20,
+        help="loopback addresses (127.0.0.1 …) the generated feeds are spread "
+        "over, each a FeedServer: what the per-host limit sees (default 20)",
+    )
+    parser.add_argument(
+        "--warm-latency",
+        type=float,
+        default=0.05,
+        help="one more warm cycle with this delay per request (default 0.05; 0 skips it)",
+    )
     parser.add_argument("--repeat", type=int, default=1,
                         help="run each phase K times on fresh state; report the median")  # fmt: skip
     parser.add_argument("--per-host", type=int, default=None,
@@ -653,12 +945,20 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="serve as FeedServer ships (Nagle on): each 200 answer then stalls ~40 ms on "
         "delayed ACK; by default the bench sets TCP_NODELAY on the server's sockets",
     )
+    parser.add_argument(
+        "--no-plain",
+        action="store_true",
+        help="skip the plain-function cold run (the 'where time goes' table)",
+    )
     parser.add_argument("--seed", type=int, default=20250322, help="generator seed")
     parser.add_argument("--profile", metavar="FILE",
-                        help="cProfile the plain-function cold run into FILE and print a summary")  # fmt: skip
+                        help="cProfile plain-function cold, warm and mutated runs into FILE.{cold,warm,mutated} "
+                        "and print a summary")  # fmt: skip
     args = parser.parse_args(argv)
-    if args.feeds < 1 or args.items < 1 or args.repeat < 1 or args.latency < 0:
-        parser.error("--feeds, --items and --repeat must be at least 1; --latency not negative")
+    if min(args.feeds, args.items, args.repeat, args.hosts) < 1 or args.hosts > 254:
+        parser.error("--feeds, --items, --repeat and --hosts must be at least 1 (--hosts ≤ 254)")
+    if args.latency < 0 or args.warm_latency < 0:
+        parser.error("--latency and --warm-latency must not be negative")
     return args
 
 
@@ -667,7 +967,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     import prefect
 
     from parley.flows.ingest import localserver
-    from parley.flows.ingest.localserver import FeedServer
+    from parley.flows.ingest.parsepool import parse_workers
+    from parley.flows.settings import load_settings
     from parley.storage.db import safe_url
 
     # FeedServer writes the headers and the body of an answer separately; with Nagle on, the
@@ -693,17 +994,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         "load": os.getloadavg(),
         "code": str(Path(localserver.__file__).resolve().parent.parent),
         "db_safe": safe_url(args.database_url) if args.database_url else "",
+        "concurrency": load_settings().fetch_concurrency,
+        "workers": parse_workers(load_settings().parse_workers),
     }
 
     tmp = Path(tempfile.mkdtemp(prefix="parley-bench-"))
     try:
-        with FeedServer() as server, prefect_server() as info:
+        with Servers(args.hosts) as servers, prefect_server() as info, MemorySampler() as memory:
             print(f"Prefect: {info.mode}", file=sys.stderr)
-            bench = Bench(args, tmp, server, info)
+            if info.pid is not None:
+                memory.exclude.add(info.pid)
+            servers.spread([feed.path for feed in gen])
+            bench = Bench(args, tmp, servers, info, memory)
             result = asyncio.run(run_all(bench, gen, mutated, bodies))
             print(render(bench, result, meta))
         if args.profile:
-            print("\n```\n" + profile_summary(args.profile) + "```", file=sys.stderr)
+            for phase in ("cold", "warm", "mutated"):
+                summary = profile_summary(f"{args.profile}.{phase}")
+                print(f"\n{phase}:\n```\n{summary}```", file=sys.stderr)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
         if args.database_url:

@@ -33,6 +33,8 @@ from parley.flows.settings import Settings, load_settings
 from parley.flows.shard_runs import run_shards
 from parley.storage.db import session_scope
 
+FEEDS_PER_BATCH = 500  # feeds fetched, then stored, per round of a cycle
+
 
 @task(name="fetch-feeds", cache_policy=NO_CACHE)
 async def fetch_task(requests: list[FeedRequest], settings: Settings) -> list[FetchResult]:
@@ -49,8 +51,14 @@ async def poll(runtime: Runtime, *, force: bool = False, shard: Shard | None = N
     logger = get_run_logger()
     report = CycleReport(started_at=utcnow())
     requests, skipped = due_requests(runtime, report.started_at, force=force, shard=shard)
-    results = await fetch_task(requests, quote(runtime.settings))  # type: ignore[call-overload]
-    report.feeds = [*store_task(quote(runtime), quote(results)), *skipped]  # type: ignore[call-overload]
+    stored: list[FeedOutcome] = []
+    # In batches, so that a cycle over thousands of feeds holds one batch of bodies at a time.
+    for start in range(0, max(1, len(requests)), FEEDS_PER_BATCH):
+        batch = requests[start : start + FEEDS_PER_BATCH]
+        results = await fetch_task(batch, quote(runtime.settings))  # type: ignore[call-overload]
+        stored += store_task(quote(runtime), quote(results))  # type: ignore[call-overload]
+        del results
+    report.feeds = [*stored, *skipped]
     for outcome in report.failures:
         logger.warning(
             "feed failed feed_url=%s feed_id=%s status=%s error=%s",

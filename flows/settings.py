@@ -55,10 +55,15 @@ class Settings(BaseSettings):
         default=5, ge=0, description="Redirects followed before a fetch fails."
     )
     fetch_concurrency: int = Field(
-        default=16, gt=0, description="Feeds fetched at the same time in one cycle."
+        default=32, gt=0, description="Feeds fetched at the same time in one cycle."
     )
     fetch_per_host: int = Field(
         default=2, gt=0, description="Requests at the same time to one host."
+    )
+    parse_workers: int = Field(
+        default=0,
+        ge=0,
+        description="Processes that parse feed bodies in a cycle; 0: one per CPU, 1: no pool.",
     )
     user_agent: str = Field(
         default="parley/0.1 (news monitor)", description="User-Agent sent with every request."

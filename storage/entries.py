@@ -164,10 +164,19 @@ def _insert_all(
     revisions = [_revision_values(inserted[d.uid], 1, d, now) for d in drafts if d.uid in inserted]
     insert_many_ignore(session, EntryRevision, revisions, ["entry_id", "revision"])
     return [
-        EntryChange(entry=Entry(id=inserted[d.uid], **rows[d.uid]), previous=None)
+        EntryChange(entry=_stored(id=inserted[d.uid], **rows[d.uid]), previous=None)
         for d in drafts
         if d.uid in inserted
     ]
+
+
+def _stored(**values: Any) -> Entry:
+    """An Entry holding values just written, for reading only (never added to a session).
+
+    The values came from the database round trip or from a parsed draft, so they are not
+    validated again: ``Entry(...)`` costs ~30 µs a row through pydantic, this ~3 µs.
+    """
+    return Entry.model_construct(**values)
 
 
 def _update(
@@ -186,7 +195,7 @@ def _update(
         return None  # edited by a concurrent run, which reports it
     assert current.id is not None
     _add_revision(session, current.id, revision, draft, now)
-    entry = Entry(
+    entry = _stored(
         id=current.id,
         feed_id=current.feed_id,
         uid=current.uid,

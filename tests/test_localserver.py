@@ -122,3 +122,15 @@ def test_stop_is_bounded_with_a_slow_request_in_flight() -> None:
     assert not client.is_alive()
     with pytest.raises(RuntimeError):
         _ = server.base_url
+
+
+def test_serves_on_another_loopback_address() -> None:
+    with FeedServer(host="127.0.0.2") as server:
+        server.set("/r.xml", BODY)
+        assert server.base_url.startswith("http://127.0.0.2:")
+        assert get(server.url("/r.xml")).content == BODY
+
+
+def test_refuses_a_host_off_loopback() -> None:
+    with pytest.raises(ValueError, match="loopback only"):
+        FeedServer(host="192.0.2.1")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gzip as gzip_lib
 import hashlib
+import ipaddress
 import threading
 import time
 from collections.abc import Mapping
@@ -52,10 +53,13 @@ class _Stats:
 class FeedServer:
     """Serve feeds on 127.0.0.1 from a daemon thread; use as a context manager.
 
-    ``host`` may be another loopback address (127.0.0.2, …) to stand for another site.
+    ``host`` may be another loopback address (127.0.0.2, …): on Linux the whole 127.0.0.0/8
+    is local, so several servers look like several hosts to a per-host limit.
     """
 
     def __init__(self, host: str = "127.0.0.1") -> None:
+        if not ipaddress.ip_address(host).is_loopback:
+            raise ValueError(f"FeedServer serves on loopback only, not on {host}")
         self._host = host
         self._routes: dict[str, _Route] = {}
         self._stats = _Stats()
@@ -77,7 +81,7 @@ class FeedServer:
         self.stop()
 
     def start(self) -> None:
-        """Bind a free port on the host (127.0.0.1) and serve in a daemon thread."""
+        """Bind a free port on the loopback host and serve in a daemon thread."""
         if self._server is not None:
             return
         self._stopping.clear()

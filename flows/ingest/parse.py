@@ -6,6 +6,7 @@ import calendar
 import hashlib
 import html
 import io
+import re
 import time
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
@@ -62,6 +63,11 @@ _BLOCK_TAGS = frozenset(
     ]
 )
 _MAX_CLEAN_PASSES = 4  # text escaped several times over is unescaped at most this often
+# Kept block tags (bare, as nh3 writes them) become spaces in one pass.
+_BLOCK_TAG = re.compile("</?(?:" + "|".join(sorted(_BLOCK_TAGS)) + ")>")
+# Text without these characters has no markup and no entity, and nh3 would hand it back as it
+# is: only its whitespace needs collapsing (the NUL and the byte-order mark nh3 would drop).
+_NEEDS_CLEANING = re.compile("[<&\x00\ufeff]")
 
 
 def parse_feed(result: FetchResult) -> ParseResult:
@@ -222,6 +228,8 @@ def clean_text(value: object) -> str:
     if value is None:
         return ""
     text = str(value)
+    if _NEEDS_CLEANING.search(text) is None:
+        return collapse_whitespace(text)
     for _ in range(_MAX_CLEAN_PASSES):
         cleaned = _strip_tags(text)
         if cleaned == text:
@@ -234,8 +242,7 @@ def _strip_tags(text: str) -> str:
     # nh3 keeps only bare block tags (no attributes); each becomes a space so the words of
     # <p>a</p><p>b</p> stay apart, and every other tag is dropped (script/style with content).
     kept = nh3.clean(text, tags=set(_BLOCK_TAGS), attributes={}, link_rel=None)
-    for tag in _BLOCK_TAGS:
-        kept = kept.replace(f"<{tag}>", " ").replace(f"</{tag}>", " ")
+    kept = _BLOCK_TAG.sub(" ", kept)
     return collapse_whitespace(html.unescape(kept))
 
 

@@ -20,7 +20,8 @@ from sqlmodel import Session
 from parley.alerts.channels import Channel, check_route_topics, load_channels
 from parley.flows.ingest.catalog import FeedSpec, load_feeds
 from parley.flows.ingest.fetch import FetchConfig, fetch_all
-from parley.flows.ingest.model import FeedRequest, FetchResult, Validators
+from parley.flows.ingest.model import FeedRequest, FetchResult, ParseResult, Validators
+from parley.flows.ingest.parsepool import parse_results, parse_workers
 from parley.flows.pipeline.process import Pipeline, process_fetch
 from parley.flows.pipeline.report import FeedOutcome
 from parley.flows.pipeline.shard import Shard
@@ -149,12 +150,13 @@ def fetch(requests: Sequence[FeedRequest], settings: Settings) -> list[FetchResu
 
 def process(runtime: Runtime, results: Sequence[FetchResult]) -> list[FeedOutcome]:
     """Store each feed's result in its own transaction; one feed's failure stops no other."""
-    return [_process_one(runtime, result) for result in results]
+    parsed = parse_results(results, parse_workers(runtime.settings.parse_workers))
+    return [_process_one(runtime, result, p) for result, p in zip(results, parsed, strict=True)]
 
 
-def _process_one(runtime: Runtime, result: FetchResult) -> FeedOutcome:
+def _process_one(runtime: Runtime, result: FetchResult, parsed: ParseResult | None) -> FeedOutcome:
     try:
-        return process_fetch(runtime.pipeline, result, utcnow())
+        return process_fetch(runtime.pipeline, result, utcnow(), parsed)
     except SQLAlchemyError as exc:
         # Rolled back as a whole: the feed keeps its old validators and is read again next time.
         log.error("store failed feed_url=%s error=%s", result.url, type(exc).__name__)

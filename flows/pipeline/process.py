@@ -19,7 +19,13 @@ from sqlmodel import Session
 from parley.alerts.channels import Channel
 from parley.alerts.render import AlertView, StoryContext, render_alert, word_diff
 from parley.alerts.routes import Subject, route_kind, targets
-from parley.flows.ingest.model import EntryDraft, FetchResult, FetchStatus, ParseStatus
+from parley.flows.ingest.model import (
+    EntryDraft,
+    FetchResult,
+    FetchStatus,
+    ParseResult,
+    ParseStatus,
+)
 from parley.flows.ingest.parse import parse_feed
 from parley.flows.pipeline.health import feed_health, feed_silence
 from parley.flows.pipeline.report import FeedOutcome, MatchRecord
@@ -54,9 +60,12 @@ class Pipeline:
     corroboration: int = 3
 
 
-def process_fetch(pipeline: Pipeline, result: FetchResult, now: datetime) -> FeedOutcome:
-    """Parse a fetch result and store it with its matches and alerts."""
-    status, error, drafts = _parse(result)
+def process_fetch(
+    pipeline: Pipeline, result: FetchResult, now: datetime, parsed: ParseResult | None = None
+) -> FeedOutcome:
+    """Parse a fetch result (unless ``parsed`` is its parse) and store it with its matches and
+    alerts."""
+    status, error, drafts = _parse(result, parsed)
     with session_scope(pipeline.engine) as session:
         feed = session.get_one(Feed, result.feed_id)
         outcome = FeedOutcome(feed.id or 0, feed.name, feed.url, status.value, error)
@@ -87,17 +96,21 @@ def process_fetch(pipeline: Pipeline, result: FetchResult, now: datetime) -> Fee
             for change in sorted(changes, key=lambda c: c.entry.published_at or now):
                 outcome.matches.extend(match_entry(session, pipeline, feed, change, now))
         if pipeline.queue_alerts and not failed:
-            after = recent_times(session, outcome.feed_id)
+            # Nothing stored (a 304, or no entries): the feed's latest times are those read before.
+            after = recent_times(session, outcome.feed_id) if drafts else before
             watched = watched_since(session, outcome.feed_id)
             feed_silence(session, pipeline, feed, before=before, after=after, watched=watched,
                          now=now)  # fmt: skip
     return outcome
 
 
-def _parse(result: FetchResult) -> tuple[FetchStatus | ParseStatus, str | None, list[EntryDraft]]:
+def _parse(
+    result: FetchResult, parsed: ParseResult | None
+) -> tuple[FetchStatus | ParseStatus, str | None, list[EntryDraft]]:
     if result.status is not FetchStatus.OK:
         return result.status, result.error, []
-    parsed = parse_feed(result)
+    if parsed is None:
+        parsed = parse_feed(result)
     if parsed.status is ParseStatus.NOT_A_FEED:
         return FetchStatus.NOT_A_FEED, parsed.message, []
     if parsed.status is ParseStatus.PARSE_ERROR:
