@@ -9,13 +9,10 @@ fetched with the monitor's HTTP limits (fetch.py); only items in [since, until) 
 
 from __future__ import annotations
 
-import io
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from urllib.parse import urlsplit, urlunsplit
-
-import feedparser
 
 from parley.flows.ingest.fetch import FetchConfig, fetch_all
 from parley.flows.ingest.model import EntryDraft, FeedRequest, FetchStatus, ParseStatus
@@ -62,24 +59,6 @@ class Page:
     next_url: str | None = None  # None: the walk ends after this page
     stop: str | None = None  # why the walk ends here
     error: str | None = None  # the page could not be fetched or parsed (nothing kept)
-
-
-def page_links(body: bytes, url: str, headers: Mapping[str, str]) -> dict[str, str]:
-    """The feed-level links of a page by rel (absolute URLs), the first of each rel."""
-    response_headers = {name.lower(): value for name, value in headers.items()}
-    response_headers.setdefault("content-location", url)
-    parsed = feedparser.parse(
-        io.BytesIO(body),
-        response_headers=response_headers,
-        sanitize_html=False,
-        resolve_relative_uris=False,
-    )
-    links: dict[str, str] = {}
-    for link in parsed.get("feed", {}).get("links", []):
-        rel, href = link.get("rel"), link.get("href")
-        if isinstance(rel, str) and isinstance(href, str) and href.strip():
-            links.setdefault(rel.lower(), href.strip())
-    return links
 
 
 def page_key(url: str) -> str:
@@ -134,7 +113,7 @@ async def read_page(
         return Page(url, number, error=parsed.message)
     kept = [d for d in parsed.entries if window.holds(d)]
     outside = len(parsed.entries) - len(kept)
-    following = next_page(page_links(result.body, result.url, result.headers))
+    following = next_page(parsed.links)
     if window.passed(parsed.entries):
         return Page(url, number, kept, outside, None, "reached --since")
     if following is None:

@@ -82,3 +82,6 @@ class ParseResult:
     entries: list[EntryDraft] = field(default_factory=list)
     feed_title: str | None = None
     message: str | None = None  # warning or error text that names the feed URL
+    # Feed-level links by rel (absolute URLs, the first of each rel): RFC 5005 prev-archive,
+    # paged feeds' next, …
+    links: dict[str, str] = field(default_factory=dict)

@@ -93,7 +93,17 @@ def parse_bytes(body: bytes, url: str, headers: Mapping[str, str]) -> ParseResul
     entries = _drafts(parsed.get("entries", []))
     status, message = _status(parsed, entries, redact_url(url), response_headers)
     feed_title = clean_text(parsed.get("feed", {}).get("title")) or None
-    return ParseResult(status=status, entries=entries, feed_title=feed_title, message=message)
+    return ParseResult(status, entries, feed_title, message, _feed_links(parsed))
+
+
+def _feed_links(parsed: Any) -> dict[str, str]:
+    """The feed-level links by rel, the first of each rel."""
+    links: dict[str, str] = {}
+    for link in parsed.get("feed", {}).get("links", []):
+        rel, href = link.get("rel"), link.get("href")
+        if isinstance(rel, str) and isinstance(href, str) and href.strip():
+            links.setdefault(rel.lower(), href.strip())
+    return links
 
 
 def _status(
