@@ -220,7 +220,7 @@ class _Delivery:
         with Session(self.engine) as session:
             sections = group_rows(session, rows, self.topic_names)
         digest = render_digest(sections, len(rows), self.now(), self.zone,
-                               html_body=channel.is_email)  # fmt: skip
+                               body_format=channel.format)  # fmt: skip
         limit = channel.rate_limit.text if channel.rate_limit is not None else "reached"
         title = bundle_title(len(rows), [section.name for section in sections], limit)
         return title, digest.body, digest.body_format
