@@ -15,8 +15,8 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from parley.alerts.channels import Channel, ChannelError, load_channels
-from parley.flows.pipeline.deliver import deliver_due
 from parley.alerts.render import escape_markdown
+from parley.flows.pipeline.deliver import deliver_due
 from parley.flows.pipeline.digest import (
     DigestReport,
     StoryLine,
