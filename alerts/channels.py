@@ -210,8 +210,8 @@ def build_channel(
     takes it from the URL's ``format=`` argument, or else from what the apprise service takes.
     """
     url, secret_values = expand_url(url_template, env, channel=name)
-    url, explicit = _with_format(url, body_format, name)
     secrets = _secret_variants(secret_values)
+    url, explicit = _with_format(url, body_format, name, secrets)
     scheme_match = _SCHEME_RE.match(url)
     if scheme_match is None:
         raise ChannelError(
@@ -276,15 +276,19 @@ def native_format(plugin_class: Any, scheme: str) -> str:
     return TEXT
 
 
-def _with_format(url: str, body_format: str | None, name: str) -> tuple[str, str | None]:
+def _with_format(
+    url: str, body_format: str | None, name: str, secrets: frozenset[str]
+) -> tuple[str, str | None]:
     """``url`` carrying apprise's ``format=`` argument when a format is asked for, and that
     format (None: none asked for). apprise then renders nothing in a format of its own: a
     service it knows as text-only (Mattermost, ntfy) takes the markdown as it is."""
     found = _FORMAT_ARG_RE.search(url)
-    in_url = found.group(1).lower() if found else None
-    if in_url is not None and in_url not in FORMATS:
+    raw = found.group(1) if found else None
+    in_url = raw.lower() if raw is not None else None
+    if raw is not None and in_url not in FORMATS:
         raise ChannelError(
-            f"format={in_url[:40]!r} in url: use one of {', '.join(FORMATS)}", channel=name
+            f"format={mask_secrets(raw, secrets)[:40]!r} in url: use one of {', '.join(FORMATS)}",
+            channel=name,
         )
     if body_format is None:
         return url, in_url

@@ -333,3 +333,16 @@ def test_a_format_key_contradicting_the_url_is_an_error(tmp_path: Path) -> None:
         write_channels(tmp_path, [
             {"name": "chat", "url": "json://127.0.0.1:9/hook?format=markdown", "format": "html"},
         ])  # fmt: skip
+
+
+def test_a_bad_format_in_the_url_is_an_error_without_the_secret(tmp_path: Path) -> None:
+    path = tmp_path / "channels.yaml"
+    path.write_text(
+        yaml.safe_dump(
+            {"channels": [{"name": "chat", "url": "json://127.0.0.1:9/h?format=${TOK}"}]}
+        ),
+        encoding="utf-8",
+    )
+    with pytest.raises(ChannelError, match=r"channel 'chat': format='\*\*\*' in url") as info:
+        load_channels(path, {"TOK": "Secret-Tok-99"})
+    assert "Secret-Tok-99" not in str(info.value)
