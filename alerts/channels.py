@@ -9,6 +9,7 @@ File format (see seeds/channels.example.yaml)::
         min_severity: medium                 # low | medium | high | critical (default low)
         mode: digest                         # immediate (default) | digest: one message a day
         rate_limit: "5/10m"                  # at most 5 messages in 10 min; the rest bundled
+        format: markdown                     # text | markdown | html; default: from apprise
 
     routes:                                  # optional: see alerts/routes.py
       - topics: [znpp]
@@ -43,8 +44,17 @@ MASK = "***"
 
 _RANK = RANK
 _KEYS = frozenset(
-    {"name", "url", "tags", "min_severity", "quiet_hours", "quiet_bypass", "mode", "rate_limit"}
-)
+    {"name", "url", "tags", "min_severity", "quiet_hours", "quiet_bypass", "mode", "rate_limit",
+     "format"}
+)  # fmt: skip
+# Body formats a channel may take (apprise's names). Digests and rate-limit bundles are rendered
+# in the channel's format; single alerts are always plain text.
+TEXT, MARKDOWN, HTML = "text", "markdown", "html"
+FORMATS = (TEXT, MARKDOWN, HTML)
+# apprise's generic web hooks declare every format and pass the body on untouched: the program
+# behind them expects plain text unless the channel says otherwise.
+_PASS_THROUGH = frozenset({"json", "jsons", "form", "forms", "xml", "xmls"})
+_FORMAT_ARG_RE = re.compile(r"[?&]format=([^&#]*)", re.IGNORECASE)
 _FILE_KEYS = frozenset({"channels", "routes"})
 _VAR_RE = re.compile(r"\$\{([^{}]*)\}")
 _VAR_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -91,6 +101,7 @@ class Channel:
     quiet: QuietHours | None = None
     mode: str = IMMEDIATE  # immediate: each alert on its own; digest: gathered by `parley digest`
     rate_limit: RateLimit | None = None  # over it, the channel's due alerts go as one bundle
+    format: str = TEXT  # body format of digests and bundles: text | markdown | html
     # The routes of the file that send alerts here; None: the file has no routes, so the
     # channel's own tags, min_severity and mode are its route.
     routes: tuple[Route, ...] | None = field(default=None, compare=False)
@@ -100,6 +111,8 @@ class Channel:
             raise ValueError(f"unknown severity {self.min_severity!r}; use one of {SEVERITIES}")
         if self.mode not in MODES:
             raise ValueError(f"unknown mode {self.mode!r}; use one of {MODES}")
+        if self.format not in FORMATS:
+            raise ValueError(f"unknown format {self.format!r}; use one of {FORMATS}")
 
     @property
     def digest(self) -> bool:
@@ -109,7 +122,7 @@ class Channel:
 
     @property
     def is_email(self) -> bool:
-        """True for ``mailto://`` and ``mailtos://`` channels (they get HTML digests)."""
+        """True for ``mailto://`` and ``mailtos://`` channels."""
         return self.url.lower().startswith(("mailto://", "mailtos://"))
 
     def wants(self, topic_key: str, severity: str) -> bool:
@@ -189,10 +202,16 @@ def build_channel(
     quiet: QuietHours | None = None,
     mode: str = IMMEDIATE,
     rate_limit: RateLimit | None = None,
+    body_format: str | None = None,
 ) -> Channel:
-    """Expand ``${VAR}`` in ``url_template``, check it with apprise and build the Channel."""
+    """Expand ``${VAR}`` in ``url_template``, check it with apprise and build the Channel.
+
+    ``body_format`` (text | markdown | html) is the format of its digests and bundles; None
+    takes it from the URL's ``format=`` argument, or else from what the apprise service takes.
+    """
     url, secret_values = expand_url(url_template, env, channel=name)
     secrets = _secret_variants(secret_values)
+    url, explicit = _with_format(url, body_format, name, secrets)
     scheme_match = _SCHEME_RE.match(url)
     if scheme_match is None:
         raise ChannelError(
@@ -216,6 +235,7 @@ def build_channel(
             f"check it against the {scheme}:// format",
             channel=name,
         )
+    chosen = explicit or native_format(plugin_class, scheme)
     shown = url if scheme in OWN_SCHEMAS else str(plugin.url(privacy=True))
     hidden = _hidden_tokens(url, shown)
     safe_url = mask_secrets(_HEADER_ARG_RE.sub(r"\1" + MASK, shown), secrets)
@@ -229,7 +249,56 @@ def build_channel(
         quiet=quiet,
         mode=mode,
         rate_limit=rate_limit,
+        format=chosen,
     )
+
+
+def native_format(plugin_class: Any, scheme: str) -> str:
+    """The body format an apprise service takes, from its plugin's ``notify_format`` (one
+    format, or several with its default first).
+
+    A service whose default is markdown or HTML gets it (Slack, Rocket.Chat, Google Chat; e-mail,
+    Telegram); one that also takes markdown gets markdown (Discord, Matrix), except the generic
+    web hooks (json://, form://, xml://) and parley's own console:// and jsonl://, which pass
+    any body on; anything else gets plain text (Mattermost, ntfy).
+    """
+    declared = getattr(plugin_class, "notify_format", TEXT)
+    formats = [
+        str(getattr(f, "value", f)).lower()
+        for f in (declared if isinstance(declared, tuple | list) else (declared,))
+    ]
+    if not formats:
+        return TEXT
+    if formats[0] in (MARKDOWN, HTML):
+        return formats[0]
+    if MARKDOWN in formats and scheme not in _PASS_THROUGH and scheme not in OWN_SCHEMAS:
+        return MARKDOWN
+    return TEXT
+
+
+def _with_format(
+    url: str, body_format: str | None, name: str, secrets: frozenset[str]
+) -> tuple[str, str | None]:
+    """``url`` carrying apprise's ``format=`` argument when a format is asked for, and that
+    format (None: none asked for). apprise then renders nothing in a format of its own: a
+    service it knows as text-only (Mattermost, ntfy) takes the markdown as it is."""
+    found = _FORMAT_ARG_RE.search(url)
+    raw = found.group(1) if found else None
+    in_url = raw.lower() if raw is not None else None
+    if raw is not None and in_url not in FORMATS:
+        raise ChannelError(
+            f"format={mask_secrets(raw, secrets)[:40]!r} in url: use one of {', '.join(FORMATS)}",
+            channel=name,
+        )
+    if body_format is None:
+        return url, in_url
+    if in_url is None:
+        return url + ("&" if "?" in url else "?") + f"format={body_format}", body_format
+    if in_url != body_format:
+        raise ChannelError(
+            f"format {body_format!r} contradicts format={in_url} in its url", channel=name
+        )
+    return url, body_format
 
 
 def expand_url(
@@ -417,6 +486,14 @@ def _channel_from_item(item: Any, line: int, path: Path, env: Mapping[str, str])
             line=line,
             channel=name,
         )
+    body_format = item.get("format")
+    if body_format is not None and body_format not in FORMATS:
+        raise ChannelError(
+            f"format must be one of {', '.join(FORMATS)} (got {str(body_format)[:40]!r})",
+            path=path,
+            line=line,
+            channel=name,
+        )
     try:
         quiet = _quiet(item)
         rate_limit = _rate_limit(item, mode)
@@ -426,7 +503,7 @@ def _channel_from_item(item: Any, line: int, path: Path, env: Mapping[str, str])
         tags = _tags(item.get("tags"))
         return build_channel(
             name, url.strip(), env, tags=tags, min_severity=severity, quiet=quiet, mode=mode,
-            rate_limit=rate_limit,
+            rate_limit=rate_limit, body_format=body_format,
         )  # fmt: skip
     except ChannelError as exc:
         raise ChannelError(exc.reason, path=path, line=line, channel=name) from None

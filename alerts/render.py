@@ -199,6 +199,31 @@ def safe_link(link: str | None) -> str | None:
     return encoded if len(encoded) <= MAX_LINK else None
 
 
+# Characters that make inline markdown (emphasis, strike-through, links, images, code, tables,
+# Discord spoilers), and what starts a block (heading, quote, list) at the start of a text.
+_MARKDOWN_INLINE_RE = re.compile(r"([\\`*_\[\]()!|~<>])")
+_MARKDOWN_BLOCK_RE = re.compile(r"^(\d{1,9}(?=[.)]))?([#>+\-=.)])")
+
+
+def escape_markdown(text: str) -> str:
+    """``text`` (already cleaned) with markdown-active characters backslash-escaped, so it
+    shows as written and cannot open emphasis, a link, a list or a heading."""
+    text = _MARKDOWN_INLINE_RE.sub(r"\\\1", text)
+    return _MARKDOWN_BLOCK_RE.sub(r"\1\\\2", text, count=1)
+
+
+def markdown_link(label: str, link: str | None) -> str:
+    """``[label](link)`` for a safe http(s) link, else just ``label``; ``label`` is escaped
+    here, and the link's brackets and spaces are percent-encoded so it cannot end early."""
+    text = escape_markdown(label)
+    url = safe_link(link)
+    if not url:
+        return text
+    for raw, encoded in (("(", "%28"), (")", "%29"), ("[", "%5B"), ("]", "%5D"), (" ", "%20")):
+        url = url.replace(raw, encoded)
+    return f"[{text}]({url})"
+
+
 def _matched_line(terms: tuple[str, ...], field: str) -> str:
     """``Matched: "ZNPP", "IAEA" in title`` (empty without terms)."""
     shown = [clean_line(term, MAX_TERM).replace('"', "'") for term in terms[:MAX_TERMS]]

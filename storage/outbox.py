@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, or_, update
@@ -61,7 +61,10 @@ def _unclaimed(now: datetime) -> list[ColumnElement[bool]]:
 
 
 def _due(
-    now: datetime, channel: str | None = None, unbundled: bool = False
+    now: datetime,
+    channel: str | None = None,
+    unbundled: bool = False,
+    ids: Collection[int] | None = None,
 ) -> list[ColumnElement[bool]]:
     where = [
         *_unclaimed(now),
@@ -72,6 +75,8 @@ def _due(
         where.append(col(OutboxAlert.channel) == channel)
     if unbundled:
         where.append(col(OutboxAlert.bundle_id).is_(None))
+    if ids is not None:
+        where.append(col(OutboxAlert.id).in_(list(ids)))
     return where
 
 
@@ -84,15 +89,17 @@ def claim_due(
     *,
     channel: str | None = None,
     unbundled: bool = False,
+    ids: Collection[int] | None = None,
 ) -> list[OutboxAlert]:
     """Claim due rows for ``lease``; a row claimed by another run is skipped.
 
     The claim is a conditional UPDATE per row, so it holds on SQLite and PostgreSQL alike.
     When another run took every row this one picked, it looks again (up to ``tries`` times),
     so two runs share the work instead of one giving up. Commit before sending.
-    ``channel`` keeps to one channel's rows; ``unbundled`` leaves out rows of a bundle.
+    ``channel`` keeps to one channel's rows; ``unbundled`` leaves out rows of a bundle;
+    ``ids`` keeps to the rows with those ids.
     """
-    where = _due(now, channel, unbundled)
+    where = _due(now, channel, unbundled, ids)
     for _ in range(tries):
         candidates = session.exec(
             select(OutboxAlert.id)

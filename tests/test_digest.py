@@ -15,8 +15,15 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from parley.alerts.channels import Channel, ChannelError, load_channels
+from parley.alerts.render import escape_markdown
 from parley.flows.pipeline.deliver import deliver_due
-from parley.flows.pipeline.digest import DigestReport, build_digests
+from parley.flows.pipeline.digest import (
+    DigestReport,
+    StoryLine,
+    TopicSection,
+    build_digests,
+    render_digest,
+)
 from parley.storage import outbox
 from parley.storage.db import session_scope
 from parley.storage.models import Entry, Feed, Match, OutboxAlert
@@ -190,3 +197,152 @@ def test_email_digest_is_html_with_links(
 def test_an_unknown_mode_names_file_line_and_channel(tmp_path: Path, mode: object) -> None:
     with pytest.raises(ChannelError, match=r"channels\.yaml, line \d+: channel 'brief': mode"):
         write_channels(tmp_path, [{"name": "brief", "url": "console://", "mode": mode}])
+
+
+# --- markdown for chat channels ------------------------------------------------------------
+
+
+def test_markdown_channel_gets_one_markdown_digest_by_topic_and_story(
+    tmp_path: Path, engine: Engine
+) -> None:
+    with WebhookReceiver() as hook:
+        channels = write_channels(tmp_path, [
+            {"name": "chat", "url": hook.url(), "mode": "digest", "format": "markdown"},
+            {"name": "plain", "url": hook.url("/plain"), "mode": "digest"},
+        ])  # fmt: skip
+        assert [c.format for c in channels] == ["markdown", "text"]
+        queue_alerts(engine, channels)
+        report = digest(engine, channels)
+        assert (report.sent, report.alerts, report.failed) == (2, 60, 0), report.errors
+        received = {r.path: r.json() for r in hook.wait_for(2)}
+    assert len(hook.requests) == 2  # one message per channel
+    message = received["/hook"]
+    assert message["title"] == "parley digest — 30 alerts on 3 topics (2025-03-21 07:00 EET)"
+    body = str(message["message"])
+    sections = body.split("\n\n")
+    assert [s.splitlines()[0] for s in sections] == [
+        "**Zaporizhzhia NPP** (10)", "**Black Sea grain** (10)", "**Prisoner exchange** (10)",
+    ]  # fmt: skip
+    znpp, grain, _ = (s.splitlines()[1:] for s in sections)
+    assert len(znpp) == 10 - STORY_SIZE + 1 and len(grain) == 10  # a story is one bullet
+    assert znpp[0] == (
+        "- [znpp report 0](https://wire.example/znpp/0?a=1&b=2) — Dnipro Wire · "
+        "2025-03-20 18:01 EET, + 4 more reports"
+    )
+    assert grain[9] == (
+        "- [grain report 9](https://wire.example/grain/9?a=1&b=2) — Dnipro Wire · "
+        "2025-03-20 18:20 EET"
+    )
+    assert all(line.startswith("- [") for line in znpp + grain)
+    plain = str(received["/plain"]["message"])
+    assert "Zaporizhzhia NPP (10)" in plain and "**" not in plain and "](" not in plain
+    assert {r.status for r in rows(engine, "chat")} == {"sent"}
+
+
+def _section(headline: str, outlet: str, link: str | None, name: str = "Talks") -> TopicSection:
+    section = TopicSection("talks", name, alerts=1)
+    section.stories["s"] = StoryLine(headline, outlet, link, first_at=MORNING)
+    return section
+
+
+def test_markdown_digest_escapes_headlines_outlets_and_links() -> None:
+    nasty = _section(
+        "**Breaking** [click](https://evil.example) _now_ ~gone~ |x| `code` <b>hi</b> \\o/",
+        "Evil*Outlet [1]",
+        "https://news.example/a(1)?q=[2] x",
+        name="# Topic *one*",
+    )
+    body = render_digest([nasty], 1, MORNING, KYIV, body_format="markdown").body
+    heading, line = body.splitlines()
+    assert heading == "**\\# Topic \\*one\\*** (1)"
+    assert line == (
+        "- [\\*\\*Breaking\\*\\* \\[click\\] \\(https://evil.example\\) \\_now\\_ \\~gone\\~ "
+        "\\|x\\| ʹcodeʹ ‹b›hi‹/b› \\\\o/](https://news.example/a%281%29?q=%5B2%5D%20x)"
+        " — Evil\\*Outlet \\[1\\] · 2025-03-21 07:00 EET"
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        ("1. Talks resume", "1\\. Talks resume"),
+        ("- dash", "\\- dash"),
+        ("> quoted", "\\> quoted"),
+        ("# heading", "\\# heading"),
+        ("Talks at 2.5 km, day 3 - calm", "Talks at 2.5 km, day 3 - calm"),
+        ("![img](https://x.example/a.png)", "\\!\\[img\\]\\(https://x.example/a.png\\)"),
+    ],
+)
+def test_escape_markdown(text: str, shown: str) -> None:
+    assert escape_markdown(text) == shown
+
+
+def test_a_markdown_story_without_a_safe_link_has_no_link() -> None:
+    section = _section("Plain", "", "javascript:alert(1)")
+    body = render_digest([section], 1, MORNING, KYIV, body_format="markdown").body
+    assert body.splitlines()[1] == "- Plain — 2025-03-21 07:00 EET"
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("slack://T1abcdefg/B1abcdefg/abcdefghijklmnopqrstuvwx/#talks", "markdown"),
+        ("discord://123456/abcdefghij", "markdown"),
+        ("matrixs://u:p@matrix.example.org/#room:example.org", "markdown"),
+        ("rocket://user:pass@chat.example.org/#talks", "markdown"),
+        ("tgram://123456789:abcdefghijklmnopqrstuvwxyz12345/-1001234567890", "html"),
+        ("mailto://127.0.0.1:2525?from=a@example.org&to=b@example.org", "html"),
+        ("json://127.0.0.1:9/hook", "text"),
+        ("mmost://chat.example.org/token1234567", "text"),
+        ("console://", "text"),
+    ],
+)
+def test_the_format_comes_from_what_the_apprise_service_takes(
+    tmp_path: Path, url: str, expected: str
+) -> None:
+    (channel,) = write_channels(tmp_path, [{"name": "c", "url": url}])
+    assert channel.format == expected
+
+
+def test_the_format_key_overrides_and_reaches_apprise(tmp_path: Path) -> None:
+    (mattermost,) = write_channels(tmp_path, [
+        {"name": "mm", "url": "mmost://chat.example.org/token1234567", "format": "markdown"},
+    ])  # fmt: skip
+    assert mattermost.format == "markdown"
+    assert "format=markdown" in mattermost.safe_url  # apprise then sends it as it is
+    (email,) = write_channels(tmp_path, [
+        {"name": "mail", "url": "mailto://127.0.0.1:2525?from=a@example.org&to=b@example.org",
+         "format": "text"},
+    ])  # fmt: skip
+    assert email.format == "text"
+
+
+@pytest.mark.parametrize("value", ["rich", 3])
+def test_a_bad_format_names_file_line_and_channel(tmp_path: Path, value: object) -> None:
+    with pytest.raises(
+        ChannelError, match=r"channels\.yaml, line 4: channel 'chat': format must be one of"
+    ):
+        write_channels(tmp_path, [
+            {"name": "terminal", "url": "console://"},
+            {"name": "chat", "url": "console://", "format": value},
+        ])  # fmt: skip
+
+
+def test_a_format_key_contradicting_the_url_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(ChannelError, match=r"line 2: channel 'chat': format 'html' contradicts"):
+        write_channels(tmp_path, [
+            {"name": "chat", "url": "json://127.0.0.1:9/hook?format=markdown", "format": "html"},
+        ])  # fmt: skip
+
+
+def test_a_bad_format_in_the_url_is_an_error_without_the_secret(tmp_path: Path) -> None:
+    path = tmp_path / "channels.yaml"
+    path.write_text(
+        yaml.safe_dump(
+            {"channels": [{"name": "chat", "url": "json://127.0.0.1:9/h?format=${TOK}"}]}
+        ),
+        encoding="utf-8",
+    )
+    with pytest.raises(ChannelError, match=r"channel 'chat': format='\*\*\*' in url") as info:
+        load_channels(path, {"TOK": "Secret-Tok-99"})
+    assert "Secret-Tok-99" not in str(info.value)

@@ -288,6 +288,31 @@ def test_an_email_bundle_is_html_grouped_like_the_digest(tmp_path: Path, engine:
     assert '<a href="https://wire.example/1">znpp report 1</a>' in page
 
 
+def test_a_bundle_to_a_markdown_channel_is_markdown(
+    tmp_path: Path, engine: Engine, hook: WebhookReceiver
+) -> None:
+    channels = write_channels(tmp_path, [
+        {"name": "chat", "url": hook.url(), "rate_limit": "1/h", "format": "markdown"},
+    ])  # fmt: skip
+    queue = Queue(engine)
+    for topic in ("znpp", "znpp", "grain"):
+        queue.add(channels, topic)
+    report = deliver(engine, channels)
+    assert (report.sent, report.bundles, report.failed) == (3, 1, 0), report.errors
+    (bundle,) = (r.json() for r in hook.wait_for(1))
+    assert (
+        bundle["title"] == "[parley] 3 alerts on Zaporizhzhia NPP, Black Sea grain (rate limit 1/h)"
+    )
+    assert bundle["message"].split("\n") == [
+        "**Zaporizhzhia NPP** (2)",
+        "- [znpp report 1](https://wire.example/1) — Dnipro Wire · 2025-03-21 12:00 EET, "
+        "+ 1 more report",
+        "",
+        "**Black Sea grain** (1)",
+        "- [grain report 3](https://wire.example/3) — Dnipro Wire · 2025-03-21 12:00 EET",
+    ]
+
+
 class Crash(BaseException):
     """Stands for the process dying right after a send went out."""
 

@@ -20,11 +20,12 @@ import pytest
 import yaml
 from clirun import Cli, Result, clean_environ
 from flowrun import DEMO, jsonl_alerts
-from receivers import free_port
+from receivers import WebhookReceiver, free_port
 from sqlmodel import Session, SQLModel, col, select
 
 from parley.alerts.channels import Channel, build_channel
-from parley.alerts.notify import SendOutcome
+from parley.alerts.notify import SendOutcome, send
+from parley.alerts.quiet import parse_quiet
 from parley.flows.pipeline.startup import (
     DATABASE,
     PREFECT,
@@ -37,8 +38,9 @@ from parley.flows.pipeline.startup import (
     safe_api_url,
 )
 from parley.flows.settings import Settings, load_settings
-from parley.storage.db import init_db, make_engine
-from parley.storage.models import OutboxAlert
+from parley.storage import outbox
+from parley.storage.db import init_db, make_engine, session_scope
+from parley.storage.models import DeliveryAttempt, OutboxAlert
 
 DB_PASSWORD = "pw-Secret-77a1c9"
 RUN_TIMEOUT = 120.0
@@ -369,3 +371,72 @@ def test_an_invalid_database_url_is_no_outage(tmp_path: Path) -> None:
     assert not database_unreachable(settings, {}, datetime.now(UTC), sender=sender)
     assert sender.sent == []
     assert not (tmp_path / "state").exists()
+
+
+def test_prefect_outage_alert_is_committed_then_delivered_like_any_row(
+    tmp_path: Path, db_url: str
+) -> None:
+    settings = _settings(tmp_path, db_url)
+    engine = make_engine(db_url)
+    init_db(engine)
+    api = "http://127.0.0.1:9/api"
+    start = datetime(2025, 3, 22, 12, 0, tzinfo=UTC)
+    seen: list[tuple[str, int, bool]] = []
+    try:
+        with WebhookReceiver() as hook:
+            channels = [build_channel("desk", hook.url(), {})]
+            with session_scope(engine) as session:  # an alert already due: not this run's
+                outbox.enqueue(session, key="earlier", channel="desk", kind="new",
+                               topic_key="talks", title="[Talks] earlier", body="b",
+                               now=start - timedelta(minutes=5))  # fmt: skip
+
+            def send_and_look(channel: Channel, title: str, body: str) -> SendOutcome:
+                # The row is committed and leased before the send, and the database takes
+                # writes meanwhile: no transaction is held open while the channel answers.
+                with Session(engine) as other:
+                    row = other.exec(select(OutboxAlert).where(OutboxAlert.title == title)).one()
+                    seen.append((row.status, row.attempts, row.claimed_until is not None))
+                with session_scope(engine) as other:
+                    outbox.enqueue(other, key="during", channel="desk", kind="new",
+                                   topic_key="talks", title="[Talks] during", body="b",
+                                   now=start)  # fmt: skip
+                return send(channel, title, body, timeout=10)
+
+            with pytest.raises(PrefectUnreachable):
+                check_prefect(engine, channels, settings, api, start,
+                              probe=lambda _: "ConnectError: refused",
+                              sender=send_and_look)  # fmt: skip
+            (request,) = hook.wait_for(1)
+        with Session(engine) as session:
+            rows = {r.title: r for r in session.exec(select(OutboxAlert)).all()}
+            tries = session.exec(select(DeliveryAttempt)).all()
+    finally:
+        engine.dispose()
+    title = f"[parley health] Prefect API unreachable: {api}"
+    assert request.json()["title"] == title
+    assert seen == [("pending", 0, True)]
+    assert (rows[title].status, rows[title].attempts, rows[title].sent_at) == ("sent", 1, start)
+    assert [(t.outbox_id, t.ok, t.service) for t in tries] == [(rows[title].id, True, "JSON")]
+    for other in ("[Talks] earlier", "[Talks] during"):  # the run kept to its own rows
+        assert (rows[other].status, rows[other].attempts) == ("pending", 0)
+
+
+def test_prefect_outage_alert_waits_for_the_end_of_quiet_hours(tmp_path: Path, db_url: str) -> None:
+    settings = _settings(tmp_path, db_url)
+    engine = make_engine(db_url)
+    init_db(engine)
+    channels = [build_channel("desk", "json://127.0.0.1:9/hook", {},
+                              quiet=parse_quiet("11:00-13:00"))]  # fmt: skip
+    sender = Recorder()
+    start = datetime(2025, 3, 22, 12, 0, tzinfo=UTC)
+    try:
+        with pytest.raises(PrefectUnreachable):
+            check_prefect(engine, channels, settings, "http://127.0.0.1:9/api", start,
+                          probe=lambda _: "refused", sender=sender)  # fmt: skip
+        with Session(engine) as session:
+            (row,) = session.exec(select(OutboxAlert)).all()
+    finally:
+        engine.dispose()
+    assert sender.sent == []
+    assert (row.status, row.attempts, row.claimed_until) == ("pending", 0, None)
+    assert row.next_attempt_at == datetime(2025, 3, 22, 13, 0, tzinfo=UTC)  # deferred, not failed

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import random
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -55,11 +55,14 @@ def deliver_due(
     sender: Sender | None = None,
     zone: ZoneInfo = UTC_ZONE,
     topic_names: Mapping[str, str] | None = None,
+    only: Collection[int] | None = None,
 ) -> DeliveryReport:
     """Send every due outbox row once; failures stay pending with a backoff, then go dead.
 
     Rows queued for a digest channel are left alone: flows/pipeline/digest.py sends them.
     ``sender`` replaces the apprise send (a bundle's body format is then not passed on).
+    ``only`` restricts the run to the outbox rows with those ids (lease, attempts, backoff,
+    quiet hours and rate limits apply to them as to any row); None: every due row.
     """
 
     def send_formatted(channel: Channel, title: str, body: str, body_format: str) -> SendOutcome:
@@ -77,13 +80,16 @@ def deliver_due(
         # A lease outlives the sends of its batch, so no other run can claim a row being sent.
         lease=timedelta(seconds=timeout * CLAIM_BATCH * 1.5 + 60),
         topic_names=topic_names or {},
+        only=None if only is None else frozenset(only),
     )
+    if only is not None and not only:
+        return run.report
     with session_scope(engine) as session:
         # Rows queued for a digest whose channel has since become immediate go out now.
         outbox.release_digest_rows(session, {c.name for c in channels if c.digest})
     while True:
         with session_scope(engine) as session:
-            rows = outbox.claim_due(session, now(), run.lease, limit=CLAIM_BATCH)
+            rows = outbox.claim_due(session, now(), run.lease, limit=CLAIM_BATCH, ids=run.only)
         if not rows:
             break
         by_channel: dict[str, list[OutboxAlert]] = {}
@@ -106,6 +112,7 @@ class _Delivery:
     zone: ZoneInfo
     lease: timedelta
     topic_names: Mapping[str, str]
+    only: frozenset[int] | None = None  # the rows this run may send; None: every due row
     report: DeliveryReport = field(default_factory=DeliveryReport)
 
     def deliver_channel(self, name: str, rows: Sequence[OutboxAlert]) -> None:
@@ -146,7 +153,7 @@ class _Delivery:
         # Over the limit: the bundle takes every due row of the channel, not just this batch.
         with session_scope(self.engine) as session:
             more = outbox.claim_due(session, when, self.lease, BUNDLE_MAX, channel=channel.name,
-                                    unbundled=True)  # fmt: skip
+                                    unbundled=True, ids=self.only)  # fmt: skip
         for row in more:
             if self._held_quiet(channel, row):
                 continue
@@ -220,7 +227,7 @@ class _Delivery:
         with Session(self.engine) as session:
             sections = group_rows(session, rows, self.topic_names)
         digest = render_digest(sections, len(rows), self.now(), self.zone,
-                               html_body=channel.is_email)  # fmt: skip
+                               body_format=channel.format)  # fmt: skip
         limit = channel.rate_limit.text if channel.rate_limit is not None else "reached"
         title = bundle_title(len(rows), [section.name for section in sections], limit)
         return title, digest.body, digest.body_format

@@ -18,8 +18,16 @@ from zoneinfo import ZoneInfo
 from sqlmodel import Session, col, select
 
 from parley.alerts.channels import Channel
-from parley.alerts.notify import HTML, TEXT, SendOutcome, send
-from parley.alerts.render import MAX_HEADLINE, MAX_NAME, clean_line, format_time, safe_link
+from parley.alerts.notify import HTML, MARKDOWN, TEXT, SendOutcome, send
+from parley.alerts.render import (
+    MAX_HEADLINE,
+    MAX_NAME,
+    clean_line,
+    escape_markdown,
+    format_time,
+    markdown_link,
+    safe_link,
+)
 from parley.storage import outbox
 from parley.storage.models import Entry, Feed, Match, OutboxAlert, Story
 from parley.storage.stories import story_of_entry
@@ -46,6 +54,7 @@ class StoryLine:
     outlet: str
     link: str | None
     reports: int = 1
+    first_at: datetime | None = None  # when its first alert in the digest was queued
 
 
 @dataclass
@@ -96,7 +105,7 @@ def build_digests(
         if not rows:
             continue
         sections = group_rows(session, rows, topic_names or {})
-        digest = render_digest(sections, len(rows), now, zone, html_body=channel.is_email)
+        digest = render_digest(sections, len(rows), now, zone, body_format=channel.format)
         result = do_send(channel, digest.title, digest.body, digest.body_format)
         ids = [row.id for row in rows if row.id is not None]
         if result.ok:
@@ -138,6 +147,12 @@ def group_rows(
 
 def _story_line(session: Session, row: OutboxAlert) -> tuple[str, StoryLine]:
     """A grouping key for the row's story and the line to show for it."""
+    key, line = _find_story(session, row)
+    line.first_at = row.created_at
+    return key, line
+
+
+def _find_story(session: Session, row: OutboxAlert) -> tuple[str, StoryLine]:
     fallback = (f"row:{row.id}", StoryLine(row.title, "", None))
     if row.match_id is None:
         return fallback
@@ -162,16 +177,19 @@ def render_digest(
     now: datetime,
     zone: ZoneInfo,
     *,
-    html_body: bool = False,
+    body_format: str = TEXT,
 ) -> Digest:
-    """One message: a title with the counts, a body as plain text or (for email) HTML."""
+    """One message: a title with the counts, a body in ``body_format`` — plain text, markdown
+    (chat services) or HTML (e-mail); times are shown in ``zone``."""
     topics = len(sections)
     title = (
         f"parley digest — {alerts} alert{'s' if alerts != 1 else ''} on {topics} "
         f"topic{'s' if topics != 1 else ''} ({format_time(now, zone)})"
     )
-    if html_body:
+    if body_format == HTML:
         return Digest(title, _html_body(sections), HTML)
+    if body_format == MARKDOWN:
+        return Digest(title, _markdown_body(sections, zone), MARKDOWN)
     return Digest(title, _text_body(sections), TEXT)
 
 
@@ -211,6 +229,25 @@ def _html_body(sections: Sequence[TopicSection]) -> str:
             parts.append(f"<li>{head}{tail}</li>")
         parts.append("</ul>")
     return "\n".join(parts)
+
+
+def _markdown_body(sections: Sequence[TopicSection], zone: ZoneInfo) -> str:
+    """``**Topic** (n)`` then one bullet per story: ``[headline](link) — outlet · time``.
+
+    Feed text is escaped, so a headline cannot open emphasis, a link or a heading."""
+    lines: list[str] = []
+    for section in sections:
+        if lines:
+            lines.append("")
+        lines.append(f"**{escape_markdown(_clean_name(section))}** ({section.alerts})")
+        for story in section.stories.values():
+            head = markdown_link(clean_line(story.headline, MAX_HEADLINE) or "(no headline)",
+                                 story.link)  # fmt: skip
+            outlet = escape_markdown(clean_line(story.outlet, MAX_NAME))
+            when = format_time(story.first_at, zone) if story.first_at is not None else ""
+            about = " · ".join(part for part in (outlet, when) if part)
+            lines.append(f"- {head}" + (f" — {about}" if about else "") + _more(story.reports))
+    return "\n".join(lines)
 
 
 def _clean_name(section: TopicSection) -> str:

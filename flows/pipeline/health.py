@@ -159,7 +159,20 @@ def queue_health(
     ``identity`` (what it is about and which streak) and channel; return rows queued.
 
     ``tier`` is the tier of the feed it is about (None for a channel's own health)."""
-    queued = 0
+    return len(queue_health_rows(session, channels, rendered, identity, now, skip, tier))
+
+
+def queue_health_rows(
+    session: Session,
+    channels: Iterable[Channel],
+    rendered: RenderedAlert,
+    identity: tuple[str, ...],
+    now: datetime,
+    skip: str | None = None,
+    tier: str | None = None,
+) -> list[int]:
+    """:func:`queue_health`, returning the ids of the outbox rows it queued."""
+    queued: list[int] = []
     subject = Subject(HEALTH, HEALTH_TOPIC, HEALTH_SEVERITY, tier)
     for channel, mode in targets(channels, subject, skip=skip):
         parts = (*identity, HEALTH_TOPIC, channel.name)
@@ -175,5 +188,6 @@ def queue_health(
             severity=HEALTH_SEVERITY,
             mode=mode,
         )
-        queued += row is not None
+        if row is not None:
+            queued.append(row)
     return queued

@@ -10,8 +10,9 @@ start fails with the same error. These functions turn that into one health alert
   stay silent. The first start that reaches the database queues a "reachable again" alert in
   the outbox (its idempotency key names the outage's start) and forgets the outage.
 - **Prefect API unreachable** — the database works, so the alert is queued in the outbox with
-  a key per outage, and sent from here at once (no flow can run to deliver it). The start that
-  reaches the API again queues the "reachable again" alert.
+  a key per outage and committed, then this start delivers just those rows through
+  ``deliver_due`` (no flow can run to deliver them). The start that reaches the API again
+  queues the "reachable again" alert.
 
 Pure functions: nothing here imports Prefect (flows/cli.py and flows/serve.py call them).
 """
@@ -21,7 +22,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import random
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -32,19 +32,16 @@ from zoneinfo import ZoneInfo
 import httpx
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError
-from sqlmodel import Session, col, select
 
 from parley.alerts.channels import Channel, load_channels
 from parley.alerts.notify import SendOutcome, send
 from parley.alerts.render import MAX_LINK, MAX_SNIPPET, RenderedAlert, clean_line, format_time
 from parley.alerts.routes import HEALTH, HEALTH_TOPIC, Subject, targets
 from parley.flows.pipeline.cycle import open_runtime, utcnow
-from parley.flows.pipeline.deliver import JITTER
-from parley.flows.pipeline.health import HEALTH_SEVERITY, queue_health
+from parley.flows.pipeline.deliver import deliver_due
+from parley.flows.pipeline.health import HEALTH_SEVERITY, queue_health, queue_health_rows
 from parley.flows.settings import Settings
-from parley.storage import outbox
 from parley.storage.db import StorageError, check_connection, make_engine, safe_url, session_scope
-from parley.storage.models import OutboxAlert
 
 log = logging.getLogger(__name__)
 
@@ -274,7 +271,7 @@ def check_prefect(
     probe: Callable[[str], str | None] = probe_prefect,
     sender: Sender | None = None,
 ) -> None:
-    """Probe the Prefect API. Unreachable: queue (and send at once) one alert per outage and
+    """Probe the Prefect API. Unreachable: queue one alert per outage, deliver it at once and
     raise PrefectUnreachable. Reachable after an outage: queue "reachable again"."""
     target = safe_api_url(api_url)
     outages = OutageLog(settings.state_dir)
@@ -292,51 +289,17 @@ def check_prefect(
         outages.record(outage)
     rendered = render_outage(outage, settings.zone)
     with session_scope(engine) as session:
-        if queue_health(session, channels, rendered, _identity(outage, "unreachable"), now):
-            _send_queued(session, channels, rendered.title, now, settings, sender)
-    raise PrefectUnreachable(f"Failed to reach API at {target}: {error}")
-
-
-def _send_queued(
-    session: Session,
-    channels: Sequence[Channel],
-    title: str,
-    now: datetime,
-    settings: Settings,
-    sender: Sender | None,
-) -> None:
-    """Send the rows just queued in ``session`` (still uncommitted, so no delivery run can
-    claim them) and record each result: no flow can run to deliver them while Prefect is
-    down. Digest rows wait for the digest; a channel in quiet hours waits for delivery."""
-    by_name = {channel.name: channel for channel in channels}
-    do_send = sender or _sender(settings.deliver_timeout)
-    rows = session.exec(
-        select(OutboxAlert).where(
-            OutboxAlert.kind == "health",
-            OutboxAlert.title == title,
-            OutboxAlert.created_at == now,
-            OutboxAlert.mode == outbox.IMMEDIATE,
-            col(OutboxAlert.status) == outbox.PENDING,
+        queued = queue_health_rows(
+            session, channels, rendered, _identity(outage, "unreachable"), now
         )
-    ).all()
-    for row in rows:
-        channel = by_name.get(row.channel)
-        if channel is None or row.id is None or _quiet_now(channel, row.severity, now, settings):
-            continue
-        result = do_send(channel, row.title, row.body)
-        if result.ok:
-            outbox.mark_sent(session, row.id, now)
-        else:
-            error = result.error or "send failed"
-            jitter = random.uniform(0.0, JITTER)
-            outbox.mark_failed(session, row.id, error, now, settings.deliver_max_attempts, jitter)
-
-
-def _quiet_now(channel: Channel, severity: str, now: datetime, settings: Settings) -> bool:
-    quiet = channel.quiet
-    return (
-        quiet is not None and quiet.holds(severity) and quiet.until(now, settings.zone) is not None
-    )
+    if queued:
+        # Committed above, so no transaction stays open while the channels answer. No flow can
+        # run to deliver these rows while Prefect is down: this start delivers them itself,
+        # through the usual path (lease, attempts, backoff, quiet hours; digest rows wait).
+        deliver_due(engine, channels, lambda: now, max_attempts=settings.deliver_max_attempts,
+                    timeout=settings.deliver_timeout, sender=sender, zone=settings.zone,
+                    only=queued)  # fmt: skip
+    raise PrefectUnreachable(f"Failed to reach API at {target}: {error}")
 
 
 def _sender(timeout: float) -> Sender:
