@@ -44,7 +44,7 @@ from parley.storage.entries import (
 from parley.storage.feeds import record_fetch
 from parley.storage.matches import match_exists, record_match
 from parley.storage.models import Entry, Feed, Story
-from parley.storage.stories import story_members
+from parley.storage.stories import latest_developments, story_opener, story_outlets
 
 
 @dataclass(frozen=True)
@@ -194,23 +194,20 @@ def _view(
 
 
 def _story_context(session: Session, story: Story) -> StoryContext:
+    """What the alert says of its story: a few indexed reads, however large the story."""
     assert story.id is not None
-    members = story_members(session, story.id)
-    opener = next(((e, f) for se, e, f in members if se.role == "opened"), None)
-    outlets: dict[str, str | None] = {}
-    for _, member, outlet in members:
-        outlets.setdefault(outlet.name, member.link)
-    developments = [(se, e) for se, e, _ in members if se.role == "development"]
+    opener = story_opener(session, story.id)
+    developments = latest_developments(session, story.id, 2)
     previous = None
-    if len(developments) >= 2:  # the one before the current development
-        se, e = developments[-2]
+    if len(developments) == 2:  # the one before the latest development
+        se, e = developments[1]
         previous = "; ".join(describe(Facts.from_json(se.added))) or e.title
     return StoryContext(
         first_seen_at=story.first_seen_at,
         opener_headline=opener[0].title if opener else story.headline,
         opener_outlet=opener[1].name if opener else "",
         opener_link=opener[0].link if opener else None,
-        outlets=tuple(outlets.items()),
+        outlets=tuple(story_outlets(session, story.id)),
         official=story.official,
         corroborated=story.corroborated,
         previous_development=previous,
