@@ -20,9 +20,15 @@ from sqlmodel import Session
 from parley.alerts.channels import Channel, check_route_topics, load_channels
 from parley.flows.ingest.catalog import FeedSpec, load_feeds
 from parley.flows.ingest.fetch import FetchConfig, fetch_all
-from parley.flows.ingest.model import FeedRequest, FetchResult, ParseResult, Validators
+from parley.flows.ingest.model import (
+    FeedRequest,
+    FetchResult,
+    FetchStatus,
+    ParseResult,
+    Validators,
+)
 from parley.flows.ingest.parsepool import parse_results, parse_workers
-from parley.flows.pipeline.process import Pipeline, process_fetch
+from parley.flows.pipeline.process import Pipeline, process_fetch, process_unchanged
 from parley.flows.pipeline.report import FeedOutcome
 from parley.flows.pipeline.shard import Shard
 from parley.flows.settings import Settings
@@ -149,9 +155,33 @@ def fetch(requests: Sequence[FeedRequest], settings: Settings) -> list[FetchResu
 
 
 def process(runtime: Runtime, results: Sequence[FetchResult]) -> list[FeedOutcome]:
-    """Store each feed's result in its own transaction; one feed's failure stops no other."""
-    parsed = parse_results(results, parse_workers(runtime.settings.parse_workers))
-    return [_process_one(runtime, result, p) for result, p in zip(results, parsed, strict=True)]
+    """Store each feed's result in its own transaction; one feed's failure stops no other.
+
+    The answers that brought nothing new (304s) are stored together in one transaction, and
+    one by one if that fails. Outcomes come in the order of ``results``.
+    """
+    unchanged = [i for i, r in enumerate(results) if r.status is FetchStatus.NOT_MODIFIED]
+    changed = [i for i, r in enumerate(results) if r.status is not FetchStatus.NOT_MODIFIED]
+    outcomes: dict[int, FeedOutcome] = dict(
+        zip(unchanged, _process_unchanged(runtime, [results[i] for i in unchanged]), strict=True)
+    )
+    parsed = parse_results(
+        [results[i] for i in changed], parse_workers(runtime.settings.parse_workers)
+    )
+    for i, p in zip(changed, parsed, strict=True):
+        outcomes[i] = _process_one(runtime, results[i], p)
+    return [outcomes[i] for i in range(len(results))]
+
+
+def _process_unchanged(runtime: Runtime, results: Sequence[FetchResult]) -> list[FeedOutcome]:
+    if not results:
+        return []
+    try:
+        return process_unchanged(runtime.pipeline, results, utcnow())
+    except SQLAlchemyError as exc:
+        log.warning("storing the unchanged feeds together failed (%s): one by one",
+                    type(exc).__name__)  # fmt: skip
+        return [_process_one(runtime, result, None) for result in results]
 
 
 def _process_one(runtime: Runtime, result: FetchResult, parsed: ParseResult | None) -> FeedOutcome:

@@ -27,7 +27,7 @@ from parley.flows.ingest.model import (
     ParseStatus,
 )
 from parley.flows.ingest.parse import parse_feed
-from parley.flows.pipeline.health import feed_health, feed_silence
+from parley.flows.pipeline.health import feed_health, feed_silence, silence
 from parley.flows.pipeline.report import FeedOutcome, MatchRecord
 from parley.flows.stories.assign import DEVELOPMENT, UPDATED, Decision, assign
 from parley.flows.stories.facts import Facts, describe
@@ -41,7 +41,7 @@ from parley.storage.entries import (
     recent_times,
     watched_since,
 )
-from parley.storage.feeds import record_fetch
+from parley.storage.feeds import feed_rows, record_fetch
 from parley.storage.matches import match_exists, record_match
 from parley.storage.models import Entry, Feed, Story
 from parley.storage.stories import latest_developments, story_opener, story_outlets
@@ -67,40 +67,71 @@ def process_fetch(
     alerts."""
     status, error, drafts = _parse(result, parsed)
     with session_scope(pipeline.engine) as session:
-        feed = session.get_one(Feed, result.feed_id)
-        outcome = FeedOutcome(feed.id or 0, feed.name, feed.url, status.value, error)
-        failed = status not in (FetchStatus.OK, FetchStatus.NOT_MODIFIED, ParseStatus.WARNING)
-        failures_before, failing_since = feed.failures_in_row, feed.failing_since
-        retry_until = now + timedelta(seconds=result.retry_after) if result.retry_after else None
-        record_fetch(
-            session,
-            feed,
-            status=status.value,
-            failed=failed,
-            now=now,
-            error=error,
-            etag=result.validators.etag,
-            last_modified=result.validators.last_modified,
-            body_hash=result.validators.body_hash,
-            retry_after_until=retry_until,
+        return _store(session, pipeline, result, status, error, drafts, now)
+
+
+def process_unchanged(
+    pipeline: Pipeline, results: Sequence[FetchResult], now: datetime
+) -> list[FeedOutcome]:
+    """Store answers that brought nothing new (NOT_MODIFIED) in one transaction.
+
+    Such a fetch only updates its feed row and may queue a health alert, so one transaction
+    for all of them saves a commit per feed; if it fails, nothing of it is kept.
+    """
+    with session_scope(pipeline.engine) as session:
+        feed_rows(session, [result.feed_id for result in results])  # one read, then cached
+        return [
+            _store(session, pipeline, result, result.status, result.error, [], now)
+            for result in results
+        ]
+
+
+def _store(
+    session: Session,
+    pipeline: Pipeline,
+    result: FetchResult,
+    status: FetchStatus | ParseStatus,
+    error: str | None,
+    drafts: list[EntryDraft],
+    now: datetime,
+) -> FeedOutcome:
+    feed = session.get_one(Feed, result.feed_id)
+    outcome = FeedOutcome(feed.id or 0, feed.name, feed.url, status.value, error)
+    failed = status not in (FetchStatus.OK, FetchStatus.NOT_MODIFIED, ParseStatus.WARNING)
+    failures_before, failing_since = feed.failures_in_row, feed.failing_since
+    retry_until = now + timedelta(seconds=result.retry_after) if result.retry_after else None
+    record_fetch(
+        session,
+        feed,
+        status=status.value,
+        failed=failed,
+        now=now,
+        error=error,
+        etag=result.validators.etag,
+        last_modified=result.validators.last_modified,
+        body_hash=result.validators.body_hash,
+        retry_after_until=retry_until,
+    )
+    if pipeline.queue_alerts:
+        feed_health(session, pipeline, feed, failures_before=failures_before,
+                    failing_since=failing_since, now=now)  # fmt: skip
+    before = recent_times(session, outcome.feed_id) if not failed else []
+    if drafts:
+        changes = apply_entries(session, outcome.feed_id, drafts, now)
+        outcome.new = sum(1 for c in changes if c.previous is None)
+        outcome.changed = len(changes) - outcome.new
+        # Oldest first, so the first report of a story opens it.
+        for change in sorted(changes, key=lambda c: c.entry.published_at or now):
+            outcome.matches.extend(match_entry(session, pipeline, feed, change, now))
+    if pipeline.queue_alerts and not failed:
+        # Nothing stored (a 304, or no entries): the feed's latest times are those read before.
+        after = recent_times(session, outcome.feed_id) if drafts else before
+        # When the feed was first watched only shortens a silence: not needed without one.
+        watched = (
+            watched_since(session, outcome.feed_id) if silence(after, now) is not None else None
         )
-        if pipeline.queue_alerts:
-            feed_health(session, pipeline, feed, failures_before=failures_before,
-                        failing_since=failing_since, now=now)  # fmt: skip
-        before = recent_times(session, outcome.feed_id) if not failed else []
-        if drafts:
-            changes = apply_entries(session, outcome.feed_id, drafts, now)
-            outcome.new = sum(1 for c in changes if c.previous is None)
-            outcome.changed = len(changes) - outcome.new
-            # Oldest first, so the first report of a story opens it.
-            for change in sorted(changes, key=lambda c: c.entry.published_at or now):
-                outcome.matches.extend(match_entry(session, pipeline, feed, change, now))
-        if pipeline.queue_alerts and not failed:
-            # Nothing stored (a 304, or no entries): the feed's latest times are those read before.
-            after = recent_times(session, outcome.feed_id) if drafts else before
-            watched = watched_since(session, outcome.feed_id)
-            feed_silence(session, pipeline, feed, before=before, after=after, watched=watched,
-                         now=now)  # fmt: skip
+        feed_silence(session, pipeline, feed, before=before, after=after, watched=watched,
+                     now=now)  # fmt: skip
     return outcome
 
 
