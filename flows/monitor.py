@@ -73,9 +73,20 @@ async def finish(runtime: Runtime, report: CycleReport, *, deliver: bool = True)
         report.delivery = deliver_task(quote(runtime))  # type: ignore[call-overload]
     report.finished_at = utcnow()
     get_run_logger().info(report.summary_line())
-    await publish_cycle(report, runtime.settings.zone)
-    await publish_topics(moved_topics(runtime, report), runtime.settings.zone)
+    if not quiet(report):  # a quiet cycle has its summary line in the run's log only
+        await publish_cycle(report, runtime.settings.zone)
+        await publish_topics(moved_topics(runtime, report), runtime.settings.zone)
     return report
+
+
+def quiet(report: CycleReport) -> bool:
+    """Nothing moved: no new or edited entries, no failed feed, no alert sent or failed."""
+    delivery = report.delivery
+    return (
+        not report.failures
+        and not any(outcome.new or outcome.changed or outcome.matches for outcome in report.feeds)
+        and (delivery is None or not (delivery.sent or delivery.failed or delivery.dead))
+    )
 
 
 async def run_cycle(runtime: Runtime, *, deliver: bool = True, force: bool = False) -> CycleReport:
