@@ -239,12 +239,20 @@ def memberships(session: Session, entry_id: int) -> list[tuple[StoryEntry, Story
 
 
 def stories_of_entries(session: Session, entry_ids: Sequence[int]) -> list[tuple[int, Story]]:
-    """(entry id, story) for every story that holds one of ``entry_ids``."""
-    if not entry_ids:
-        return []
-    query = (
-        select(StoryEntry.entry_id, Story)
-        .join(Story, col(Story.id) == StoryEntry.story_id)
-        .where(col(StoryEntry.entry_id).in_(sorted(set(entry_ids))))
-    )
-    return [(entry_id, story) for entry_id, story in session.exec(query)]
+    """(entry id, story) for every story that holds one of ``entry_ids``.
+
+    Each story is read once, however many of the entries it holds.
+    """
+    wanted = sorted(set(entry_ids))
+    pairs: list[tuple[int, int]] = []
+    for start in range(0, len(wanted), 500):  # bounded IN lists
+        query = select(StoryEntry.entry_id, StoryEntry.story_id).where(
+            col(StoryEntry.entry_id).in_(wanted[start : start + 500])
+        )
+        pairs += [(entry_id, story_id) for entry_id, story_id in session.exec(query)]
+    ids = sorted({story_id for _, story_id in pairs})
+    stories: dict[int | None, Story] = {}
+    for start in range(0, len(ids), 500):
+        query_stories = select(Story).where(col(Story.id).in_(ids[start : start + 500]))
+        stories.update((story.id, story) for story in session.exec(query_stories))
+    return [(entry_id, stories[story_id]) for entry_id, story_id in pairs]
