@@ -39,7 +39,9 @@ from parley.storage.entries import (
     Snapshot,
     apply_entries,
     recent_times,
+    recent_times_of,
     watched_since,
+    watched_since_of,
 )
 from parley.storage.feeds import feed_rows, record_fetch
 from parley.storage.matches import match_exists, record_match
@@ -76,14 +78,29 @@ def process_unchanged(
     """Store answers that brought nothing new (NOT_MODIFIED) in one transaction.
 
     Such a fetch only updates its feed row and may queue a health alert, so one transaction
-    for all of them saves a commit per feed; if it fails, nothing of it is kept.
+    for all of them saves a commit per feed, and what they read (the feed rows, the feeds'
+    latest entry times) is read for all of them at once. If it fails, nothing of it is kept.
     """
     with session_scope(pipeline.engine) as session:
-        feed_rows(session, [result.feed_id for result in results])  # one read, then cached
-        return [
-            _store(session, pipeline, result, result.status, result.error, [], now)
-            for result in results
-        ]
+        ids = [result.feed_id for result in results]
+        feeds = {feed.id: feed for feed in feed_rows(session, ids)}  # held: session.get finds them
+        times = recent_times_of(session, ids)
+        watched = watched_since_of(session, ids)
+        outcomes = []
+        for result in results:
+            known = _Known(times.get(result.feed_id, []), watched.get(result.feed_id))
+            outcomes.append(_store(session, pipeline, result, result.status, result.error, [],
+                                   now, known))  # fmt: skip
+        del feeds
+        return outcomes
+
+
+@dataclass(frozen=True)
+class _Known:
+    """A feed's latest entry times and first-watched time, read before its fetch is stored."""
+
+    times: list[datetime]
+    watched: datetime | None
 
 
 def _store(
@@ -94,6 +111,7 @@ def _store(
     error: str | None,
     drafts: list[EntryDraft],
     now: datetime,
+    known: _Known | None = None,
 ) -> FeedOutcome:
     feed = session.get_one(Feed, result.feed_id)
     outcome = FeedOutcome(feed.id or 0, feed.name, feed.url, status.value, error)
@@ -115,7 +133,10 @@ def _store(
     if pipeline.queue_alerts:
         feed_health(session, pipeline, feed, failures_before=failures_before,
                     failing_since=failing_since, now=now)  # fmt: skip
-    before = recent_times(session, outcome.feed_id) if not failed else []
+    if failed:
+        before = []
+    else:
+        before = known.times if known is not None else recent_times(session, outcome.feed_id)
     if drafts:
         changes = apply_entries(session, outcome.feed_id, drafts, now)
         outcome.new = sum(1 for c in changes if c.previous is None)
@@ -127,9 +148,11 @@ def _store(
         # Nothing stored (a 304, or no entries): the feed's latest times are those read before.
         after = recent_times(session, outcome.feed_id) if drafts else before
         # When the feed was first watched only shortens a silence: not needed without one.
-        watched = (
-            watched_since(session, outcome.feed_id) if silence(after, now) is not None else None
-        )
+        watched = None
+        if known is not None and not drafts:
+            watched = known.watched
+        elif silence(after, now) is not None:
+            watched = watched_since(session, outcome.feed_id)
         feed_silence(session, pipeline, feed, before=before, after=after, watched=watched,
                      now=now)  # fmt: skip
     return outcome
