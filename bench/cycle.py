@@ -552,6 +552,8 @@ async def plain_cold(
         (process_module, "apply_entries", "store: apply_entries (entry + revision INSERTs)"),
         (TopicMatcher, "match", "match: TopicMatcher.match"),
         (process_module, "record_match", "store: record_match (match INSERT)"),
+        (process_module, "assign", "stories: assign (pick or open the story, join it)"),
+        (process_module, "_story_context", "stories: the alert's story context"),
         (process_module, "render_alert", "queue: render_alert"),
         (outbox, "enqueue", "queue: outbox.enqueue (INSERT)"),
         (Session, "commit", "{step}: Session.commit"),
@@ -893,7 +895,7 @@ def memory_lines(memory_bench: Bench) -> list[str]:
 def _step_of(label: str) -> str:
     """The plain-run step a timed part belongs to (its label starts with the step's key)."""
     group = label.split(":")[0]
-    if group in ("parse", "store", "match", "queue"):
+    if group in ("parse", "store", "match", "stories", "queue"):
         return "process"
     return "deliver_due" if group == "deliver" else group
 

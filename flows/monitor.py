@@ -42,7 +42,9 @@ async def fetch_task(requests: list[FeedRequest], settings: Settings) -> list[Fe
 
 
 @task(name="store-and-match", cache_policy=NO_CACHE)
-def store_task(runtime: Runtime, results: list[FetchResult]) -> list[FeedOutcome]:
+async def store_task(runtime: Runtime, results: list[FetchResult]) -> list[FeedOutcome]:
+    # Runs on the flow's event loop, as a sync task would, but a sync task run opens its own
+    # Prefect API client (with a new TLS context: ~20 ms) each time.
     return process(runtime, results)
 
 
@@ -56,7 +58,7 @@ async def poll(runtime: Runtime, *, force: bool = False, shard: Shard | None = N
     for start in range(0, max(1, len(requests)), FEEDS_PER_BATCH):
         batch = requests[start : start + FEEDS_PER_BATCH]
         results = await fetch_task(batch, quote(runtime.settings))  # type: ignore[call-overload]
-        stored += store_task(quote(runtime), quote(results))  # type: ignore[call-overload]
+        stored += await store_task(quote(runtime), quote(results))  # type: ignore[call-overload]
         del results
     report.feeds = [*stored, *skipped]
     for outcome in report.failures:
@@ -73,9 +75,20 @@ async def finish(runtime: Runtime, report: CycleReport, *, deliver: bool = True)
         report.delivery = deliver_task(quote(runtime))  # type: ignore[call-overload]
     report.finished_at = utcnow()
     get_run_logger().info(report.summary_line())
-    await publish_cycle(report, runtime.settings.zone)
-    await publish_topics(moved_topics(runtime, report), runtime.settings.zone)
+    if not quiet(report):  # a quiet cycle has its summary line in the run's log only
+        await publish_cycle(report, runtime.settings.zone)
+        await publish_topics(moved_topics(runtime, report), runtime.settings.zone)
     return report
+
+
+def quiet(report: CycleReport) -> bool:
+    """Nothing moved: no new or edited entries, no failed feed, no alert sent or failed."""
+    delivery = report.delivery
+    return (
+        not report.failures
+        and not any(outcome.new or outcome.changed or outcome.matches for outcome in report.feeds)
+        and (delivery is None or not (delivery.sent or delivery.failed or delivery.dead))
+    )
 
 
 async def run_cycle(runtime: Runtime, *, deliver: bool = True, force: bool = False) -> CycleReport:

@@ -233,3 +233,43 @@ def watched_since(session: Session, feed_id: int) -> datetime | None:
         select(func.min(Entry.first_seen_at)).where(Entry.feed_id == feed_id)
     ).one()
     return _aware(value) if value is not None else None
+
+
+def recent_times_of(
+    session: Session, feed_ids: Sequence[int], limit: int = 20
+) -> dict[int, list[datetime]]:
+    """``recent_times`` of many feeds in one query per LOOKUP_CHUNK feeds (a feed without
+    entries is left out)."""
+    when = func.coalesce(Entry.published_at, Entry.first_seen_at)
+    found: dict[int, list[datetime]] = {}
+    wanted = sorted(set(feed_ids))
+    for start in range(0, len(wanted), LOOKUP_CHUNK):
+        rank = func.row_number().over(partition_by=col(Entry.feed_id), order_by=when.desc())
+        ranked = (
+            select(col(Entry.feed_id).label("feed_id"), when.label("at"), rank.label("rank"))
+            .where(col(Entry.feed_id).in_(wanted[start : start + LOOKUP_CHUNK]))
+            .subquery()
+        )
+        query = (
+            select(ranked.c.feed_id, ranked.c.at)
+            .where(ranked.c.rank <= limit)
+            .order_by(ranked.c.feed_id, ranked.c.rank)
+        )
+        for feed_id, value in session.exec(query):
+            found.setdefault(feed_id, []).append(_aware(value))
+    return found
+
+
+def watched_since_of(session: Session, feed_ids: Sequence[int]) -> dict[int, datetime]:
+    """``watched_since`` of many feeds (a feed without entries is left out)."""
+    found: dict[int, datetime] = {}
+    wanted = sorted(set(feed_ids))
+    for start in range(0, len(wanted), LOOKUP_CHUNK):
+        query = (
+            select(Entry.feed_id, func.min(Entry.first_seen_at))
+            .where(col(Entry.feed_id).in_(wanted[start : start + LOOKUP_CHUNK]))
+            .group_by(col(Entry.feed_id))
+        )
+        for feed_id, value in session.exec(query):
+            found[feed_id] = _aware(value)
+    return found

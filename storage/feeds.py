@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Protocol
 
@@ -53,6 +53,15 @@ def sync_feeds(session: Session, specs: Iterable[FeedSpecLike]) -> list[Feed]:
 
 def all_feeds(session: Session) -> list[Feed]:
     return list(session.exec(select(Feed).order_by(col(Feed.active).desc(), col(Feed.id))).all())
+
+
+def feed_rows(session: Session, ids: Sequence[int]) -> list[Feed]:
+    """The feeds of ``ids`` in one query (any order); ``session.get`` then finds them loaded."""
+    rows: list[Feed] = []
+    for start in range(0, len(ids), 500):  # bounded IN lists
+        chunk = sorted(set(ids[start : start + 500]))
+        rows += session.exec(select(Feed).where(col(Feed.id).in_(chunk))).all()
+    return rows
 
 
 def record_fetch(

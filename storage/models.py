@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Column, Index, String, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from .types import UTCDateTime
@@ -170,6 +170,9 @@ class DeliveryAttempt(SQLModel, table=True):
 class Story(SQLModel, table=True):
     """Items of one topic from many outlets that report the same news."""
 
+    # The topic's stories active around a time: the candidates each matching item is scored on.
+    __table_args__ = (Index("ix_story_topic_last_seen", "topic_key", "last_seen_at"),)
+
     id: int | None = Field(default=None, primary_key=True)
     topic_key: str = Field(max_length=100, index=True)
     headline: str = Field(sa_column=Column(Text, nullable=False))
@@ -188,7 +191,13 @@ class Story(SQLModel, table=True):
 class StoryEntry(SQLModel, table=True):
     """An entry's place in a story: opened it, more coverage, a development or an update."""
 
-    __table_args__ = (UniqueConstraint("story_id", "entry_id", name="uq_story_entry"),)
+    __table_args__ = (
+        UniqueConstraint("story_id", "entry_id", name="uq_story_entry"),
+        # A story's outlets, and whether a feed is one of them, without reading every member.
+        Index("ix_storyentry_story_feed", "story_id", "feed_id", "created_at"),
+        # Its opener and its latest developments.
+        Index("ix_storyentry_story_role", "story_id", "role", "created_at"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     story_id: int = Field(foreign_key="story.id", index=True)

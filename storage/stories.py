@@ -55,6 +55,7 @@ def open_story(
         opened_by=entry.id,
         first_seen_at=when,
         last_seen_at=when,
+        outlets=0,  # the opener's feed is counted as it joins
         official=official,
         signature=sorted(signature),
         facts={k: sorted(v) for k, v in facts.items()},
@@ -78,6 +79,7 @@ def add_to_story(
     """Record the entry in the story (``when`` it was published); False if already there."""
     assert story.id is not None
     assert entry.id is not None
+    new_outlet = not has_outlet(session, story.id, entry.feed_id)
     values = {
         "story_id": story.id,
         "entry_id": entry.id,
@@ -90,16 +92,77 @@ def add_to_story(
         return False
     story.last_seen_at = max(story.last_seen_at, when)
     story.first_seen_at = min(story.first_seen_at, when)
-    story.outlets = outlet_count(session, story.id)
+    story.outlets += int(new_outlet)
     session.add(story)
     return True
 
 
-def outlet_count(session: Session, story_id: int) -> int:
-    query = select(func.count(func.distinct(StoryEntry.feed_id))).where(
-        StoryEntry.story_id == story_id
+def has_outlet(session: Session, story_id: int, feed_id: int) -> bool:
+    """Whether the feed already reported the story (one index lookup)."""
+    query = select(StoryEntry.id).where(
+        StoryEntry.story_id == story_id, StoryEntry.feed_id == feed_id
     )
-    return int(session.exec(query).one())
+    return session.exec(query.limit(1)).first() is not None
+
+
+def story_opener(session: Session, story_id: int) -> tuple[Entry, Feed] | None:
+    """The entry that opened the story, with its feed."""
+    query = (
+        select(Entry, Feed)
+        .join(StoryEntry, col(StoryEntry.entry_id) == Entry.id)
+        .join(Feed, col(Feed.id) == StoryEntry.feed_id)
+        .where(StoryEntry.story_id == story_id, StoryEntry.role == "opened")
+        .order_by(col(StoryEntry.created_at), col(StoryEntry.id))
+        .limit(1)
+    )
+    row = session.exec(query).first()
+    return (row[0], row[1]) if row is not None else None
+
+
+def story_outlets(session: Session, story_id: int) -> list[tuple[str, str | None]]:
+    """(outlet name, link) once per outlet, in the order they first reported the story; the
+    link is that of the outlet's first report.
+
+    Reads one row per feed of the story (its first member), not every member.
+    """
+    order = (col(StoryEntry.created_at), col(StoryEntry.id))
+    first = (
+        select(
+            col(StoryEntry.id).label("member_id"),
+            func.row_number()
+            .over(partition_by=col(StoryEntry.feed_id), order_by=order)
+            .label("rank"),
+        )
+        .where(StoryEntry.story_id == story_id)
+        .subquery()
+    )
+    query = (
+        select(Feed.name, Entry.link)
+        .select_from(StoryEntry)
+        .join(first, first.c.member_id == StoryEntry.id)
+        .join(Entry, col(Entry.id) == StoryEntry.entry_id)
+        .join(Feed, col(Feed.id) == StoryEntry.feed_id)
+        .where(first.c.rank == 1)
+        .order_by(*order)
+    )
+    outlets: dict[str, str | None] = {}
+    for name, link in session.exec(query):
+        outlets.setdefault(name, link)  # two feeds of one name: one outlet
+    return list(outlets.items())
+
+
+def latest_developments(
+    session: Session, story_id: int, count: int
+) -> list[tuple[StoryEntry, Entry]]:
+    """The story's last ``count`` developments, newest first (by publication time)."""
+    query = (
+        select(StoryEntry, Entry)
+        .join(Entry, col(Entry.id) == StoryEntry.entry_id)
+        .where(StoryEntry.story_id == story_id, StoryEntry.role == "development")
+        .order_by(col(StoryEntry.created_at).desc(), col(StoryEntry.id).desc())
+        .limit(count)
+    )
+    return [(se, e) for se, e in session.exec(query)]
 
 
 def story_members(session: Session, story_id: int) -> list[tuple[StoryEntry, Entry, Feed]]:
@@ -176,12 +239,20 @@ def memberships(session: Session, entry_id: int) -> list[tuple[StoryEntry, Story
 
 
 def stories_of_entries(session: Session, entry_ids: Sequence[int]) -> list[tuple[int, Story]]:
-    """(entry id, story) for every story that holds one of ``entry_ids``."""
-    if not entry_ids:
-        return []
-    query = (
-        select(StoryEntry.entry_id, Story)
-        .join(Story, col(Story.id) == StoryEntry.story_id)
-        .where(col(StoryEntry.entry_id).in_(sorted(set(entry_ids))))
-    )
-    return [(entry_id, story) for entry_id, story in session.exec(query)]
+    """(entry id, story) for every story that holds one of ``entry_ids``.
+
+    Each story is read once, however many of the entries it holds.
+    """
+    wanted = sorted(set(entry_ids))
+    pairs: list[tuple[int, int]] = []
+    for start in range(0, len(wanted), 500):  # bounded IN lists
+        query = select(StoryEntry.entry_id, StoryEntry.story_id).where(
+            col(StoryEntry.entry_id).in_(wanted[start : start + 500])
+        )
+        pairs += [(entry_id, story_id) for entry_id, story_id in session.exec(query)]
+    ids = sorted({story_id for _, story_id in pairs})
+    stories: dict[int | None, Story] = {}
+    for start in range(0, len(ids), 500):
+        query_stories = select(Story).where(col(Story.id).in_(ids[start : start + 500]))
+        stories.update((story.id, story) for story in session.exec(query_stories))
+    return [(entry_id, stories[story_id]) for entry_id, story_id in pairs]

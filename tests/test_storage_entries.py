@@ -10,7 +10,14 @@ from sqlalchemy.engine import Engine
 from sqlmodel import select
 
 from parley.storage.db import session_scope
-from parley.storage.entries import apply_entries, revisions
+from parley.storage.entries import (
+    apply_entries,
+    recent_times,
+    recent_times_of,
+    revisions,
+    watched_since,
+    watched_since_of,
+)
 from parley.storage.models import Entry, Feed
 
 NOW = datetime(2025, 3, 25, 12, 0, tzinfo=UTC)
@@ -119,3 +126,26 @@ def test_a_failed_transaction_keeps_what_was_stored(engine: Engine) -> None:
     assert [c.entry.uid for c in _apply(engine, feed_id, [Draft("a", "A"), Draft("b", "B")])] == [
         "b"
     ]
+
+
+def test_latest_times_of_many_feeds_read_at_once_are_those_read_one_by_one(
+    engine: Engine,
+) -> None:
+    ids = []
+    for number, count in enumerate((0, 3, 25)):  # none, fewer than the limit, more
+        with session_scope(engine) as session:
+            feed = Feed(url=f"http://127.0.0.1/feed-{number}.xml", name=f"Feed {number}")
+            session.add(feed)
+            session.flush()
+            assert feed.id is not None
+            ids.append(feed.id)
+        drafts = [Draft(f"{number}-{i}", f"T{i}", published_at=None if i % 4 == 0 else
+                        NOW - timedelta(hours=i)) for i in range(count)]  # fmt: skip
+        _apply(engine, ids[-1], drafts, NOW + timedelta(minutes=number))
+    with session_scope(engine) as session:
+        times, watched = recent_times_of(session, ids), watched_since_of(session, ids)
+        for feed_id in ids:
+            assert times.get(feed_id, []) == recent_times(session, feed_id)
+            assert watched.get(feed_id) == watched_since(session, feed_id)
+    assert ids[0] not in times and len(times[ids[1]]) == 3 and len(times[ids[2]]) == 20
+    assert all(t.tzinfo is not None for t in times[ids[2]])

@@ -27,7 +27,7 @@ from parley.flows.ingest.model import (
     ParseStatus,
 )
 from parley.flows.ingest.parse import parse_feed
-from parley.flows.pipeline.health import feed_health, feed_silence
+from parley.flows.pipeline.health import feed_health, feed_silence, silence
 from parley.flows.pipeline.report import FeedOutcome, MatchRecord
 from parley.flows.stories.assign import DEVELOPMENT, UPDATED, Decision, assign
 from parley.flows.stories.facts import Facts, describe
@@ -39,12 +39,14 @@ from parley.storage.entries import (
     Snapshot,
     apply_entries,
     recent_times,
+    recent_times_of,
     watched_since,
+    watched_since_of,
 )
-from parley.storage.feeds import record_fetch
+from parley.storage.feeds import feed_rows, record_fetch
 from parley.storage.matches import match_exists, record_match
 from parley.storage.models import Entry, Feed, Story
-from parley.storage.stories import story_members
+from parley.storage.stories import latest_developments, story_opener, story_outlets
 
 
 @dataclass(frozen=True)
@@ -67,40 +69,92 @@ def process_fetch(
     alerts."""
     status, error, drafts = _parse(result, parsed)
     with session_scope(pipeline.engine) as session:
-        feed = session.get_one(Feed, result.feed_id)
-        outcome = FeedOutcome(feed.id or 0, feed.name, feed.url, status.value, error)
-        failed = status not in (FetchStatus.OK, FetchStatus.NOT_MODIFIED, ParseStatus.WARNING)
-        failures_before, failing_since = feed.failures_in_row, feed.failing_since
-        retry_until = now + timedelta(seconds=result.retry_after) if result.retry_after else None
-        record_fetch(
-            session,
-            feed,
-            status=status.value,
-            failed=failed,
-            now=now,
-            error=error,
-            etag=result.validators.etag,
-            last_modified=result.validators.last_modified,
-            body_hash=result.validators.body_hash,
-            retry_after_until=retry_until,
-        )
-        if pipeline.queue_alerts:
-            feed_health(session, pipeline, feed, failures_before=failures_before,
-                        failing_since=failing_since, now=now)  # fmt: skip
-        before = recent_times(session, outcome.feed_id) if not failed else []
-        if drafts:
-            changes = apply_entries(session, outcome.feed_id, drafts, now)
-            outcome.new = sum(1 for c in changes if c.previous is None)
-            outcome.changed = len(changes) - outcome.new
-            # Oldest first, so the first report of a story opens it.
-            for change in sorted(changes, key=lambda c: c.entry.published_at or now):
-                outcome.matches.extend(match_entry(session, pipeline, feed, change, now))
-        if pipeline.queue_alerts and not failed:
-            # Nothing stored (a 304, or no entries): the feed's latest times are those read before.
-            after = recent_times(session, outcome.feed_id) if drafts else before
+        return _store(session, pipeline, result, status, error, drafts, now)
+
+
+def process_unchanged(
+    pipeline: Pipeline, results: Sequence[FetchResult], now: datetime
+) -> list[FeedOutcome]:
+    """Store answers that brought nothing new (NOT_MODIFIED) in one transaction.
+
+    Such a fetch only updates its feed row and may queue a health alert, so one transaction
+    for all of them saves a commit per feed, and what they read (the feed rows, the feeds'
+    latest entry times) is read for all of them at once. If it fails, nothing of it is kept.
+    """
+    with session_scope(pipeline.engine) as session:
+        ids = [result.feed_id for result in results]
+        feeds = {feed.id: feed for feed in feed_rows(session, ids)}  # held: session.get finds them
+        times = recent_times_of(session, ids)
+        watched = watched_since_of(session, ids)
+        outcomes = []
+        for result in results:
+            known = _Known(times.get(result.feed_id, []), watched.get(result.feed_id))
+            outcomes.append(_store(session, pipeline, result, result.status, result.error, [],
+                                   now, known))  # fmt: skip
+        del feeds
+        return outcomes
+
+
+@dataclass(frozen=True)
+class _Known:
+    """A feed's latest entry times and first-watched time, read before its fetch is stored."""
+
+    times: list[datetime]
+    watched: datetime | None
+
+
+def _store(
+    session: Session,
+    pipeline: Pipeline,
+    result: FetchResult,
+    status: FetchStatus | ParseStatus,
+    error: str | None,
+    drafts: list[EntryDraft],
+    now: datetime,
+    known: _Known | None = None,
+) -> FeedOutcome:
+    feed = session.get_one(Feed, result.feed_id)
+    outcome = FeedOutcome(feed.id or 0, feed.name, feed.url, status.value, error)
+    failed = status not in (FetchStatus.OK, FetchStatus.NOT_MODIFIED, ParseStatus.WARNING)
+    failures_before, failing_since = feed.failures_in_row, feed.failing_since
+    retry_until = now + timedelta(seconds=result.retry_after) if result.retry_after else None
+    record_fetch(
+        session,
+        feed,
+        status=status.value,
+        failed=failed,
+        now=now,
+        error=error,
+        etag=result.validators.etag,
+        last_modified=result.validators.last_modified,
+        body_hash=result.validators.body_hash,
+        retry_after_until=retry_until,
+    )
+    if pipeline.queue_alerts:
+        feed_health(session, pipeline, feed, failures_before=failures_before,
+                    failing_since=failing_since, now=now)  # fmt: skip
+    if failed:
+        before = []
+    else:
+        before = known.times if known is not None else recent_times(session, outcome.feed_id)
+    if drafts:
+        changes = apply_entries(session, outcome.feed_id, drafts, now)
+        outcome.new = sum(1 for c in changes if c.previous is None)
+        outcome.changed = len(changes) - outcome.new
+        # Oldest first, so the first report of a story opens it.
+        for change in sorted(changes, key=lambda c: c.entry.published_at or now):
+            outcome.matches.extend(match_entry(session, pipeline, feed, change, now))
+    if pipeline.queue_alerts and not failed:
+        # Nothing stored (a 304, or no entries): the feed's latest times are those read before.
+        after = recent_times(session, outcome.feed_id) if drafts else before
+        # When the feed was first watched only shortens a silence: not needed without one.
+        watched = None
+        if known is not None and not drafts:
+            watched = known.watched
+        elif silence(after, now) is not None:
             watched = watched_since(session, outcome.feed_id)
-            feed_silence(session, pipeline, feed, before=before, after=after, watched=watched,
-                         now=now)  # fmt: skip
+        feed_silence(session, pipeline, feed, before=before, after=after, watched=watched,
+                     now=now)  # fmt: skip
     return outcome
 
 
@@ -194,23 +248,20 @@ def _view(
 
 
 def _story_context(session: Session, story: Story) -> StoryContext:
+    """What the alert says of its story: a few indexed reads, however large the story."""
     assert story.id is not None
-    members = story_members(session, story.id)
-    opener = next(((e, f) for se, e, f in members if se.role == "opened"), None)
-    outlets: dict[str, str | None] = {}
-    for _, member, outlet in members:
-        outlets.setdefault(outlet.name, member.link)
-    developments = [(se, e) for se, e, _ in members if se.role == "development"]
+    opener = story_opener(session, story.id)
+    developments = latest_developments(session, story.id, 2)
     previous = None
-    if len(developments) >= 2:  # the one before the current development
-        se, e = developments[-2]
+    if len(developments) == 2:  # the one before the latest development
+        se, e = developments[1]
         previous = "; ".join(describe(Facts.from_json(se.added))) or e.title
     return StoryContext(
         first_seen_at=story.first_seen_at,
         opener_headline=opener[0].title if opener else story.headline,
         opener_outlet=opener[1].name if opener else "",
         opener_link=opener[0].link if opener else None,
-        outlets=tuple(outlets.items()),
+        outlets=tuple(story_outlets(session, story.id)),
         official=story.official,
         corroborated=story.corroborated,
         previous_development=previous,
