@@ -13,6 +13,9 @@ from parley.flows.reports.cycle import ROLE_ORDER, TopicMove
 
 _MARKDOWN_ACTIVE = re.compile(r"([\\`*_{}\[\]()<>#+!|~])")
 _NOT_IN_KEY = re.compile(r"[^a-z0-9-]+")
+# Prefect's server refuses events of several MB: a cycle over thousands of feeds can match
+# ten thousand items, so artifacts list the first rows and say how many more there are.
+MAX_ROWS = 1000
 
 
 def md_escape(text: str) -> str:
@@ -42,9 +45,11 @@ def summary_markdown(report: CycleReport) -> str:
     lines = ["# parley monitor cycle", "", md_escape(report.summary_line()), ""]
     if report.matches:
         lines += ["## Matches", ""]
-        for m in report.matches:
+        for m in report.matches[:MAX_ROWS]:
             lines.append(f"- **{md_escape(m.topic_name)}** ({m.kind}): {md_escape(m.headline)} "
                          f"— {md_escape(m.feed_name)}")  # fmt: skip
+        if more := _more(report.matches):
+            lines.append(f"- {more}")
         lines.append("")
     if report.failures:
         lines += ["## Feed errors", ""]
@@ -53,11 +58,18 @@ def summary_markdown(report: CycleReport) -> str:
     return "\n".join(lines)
 
 
+def _more(matches: Sequence[MatchRecord]) -> str:
+    """``… and N more`` when ``matches`` is longer than an artifact shows, else ``""``."""
+    hidden = len(matches) - MAX_ROWS
+    return f"… and {hidden:,} more (the first {MAX_ROWS:,} are shown)" if hidden > 0 else ""
+
+
 async def publish_cycle(report: CycleReport, zone: ZoneInfo) -> None:
+    more = _more(report.matches)
     await acreate_table_artifact(
         key="parley-new-matches",
-        table=match_rows(report.matches, zone),
-        description="Topic matches found by this monitor cycle",
+        table=match_rows(report.matches[:MAX_ROWS], zone),
+        description="Topic matches found by this monitor cycle" + (f"; {more}" if more else ""),
     )
     await acreate_markdown_artifact(
         key="parley-cycle-summary",
@@ -70,7 +82,12 @@ async def publish_matches(
     matches: Sequence[MatchRecord], zone: ZoneInfo, key: str, summary: str
 ) -> None:
     """A table of ``matches`` and a markdown summary, under ``key``-matches / ``key``-summary."""
-    await acreate_table_artifact(key=f"{key}-matches", table=match_rows(matches, zone))
+    more = _more(matches)
+    await acreate_table_artifact(
+        key=f"{key}-matches",
+        table=match_rows(matches[:MAX_ROWS], zone),
+        description=more or None,
+    )
     markdown = "\n".join(md_escape(line) for line in summary.splitlines())
     await acreate_markdown_artifact(key=f"{key}-summary", markdown=markdown)
 
