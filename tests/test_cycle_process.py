@@ -6,11 +6,15 @@ Real feed server, real stores; the plain functions of flows/pipeline/cycle.py.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
+import pytest
 import yaml
+from sqlalchemy.exc import OperationalError
 from sqlmodel import select
 
 from parley.flows.ingest.localserver import FeedServer
+from parley.flows.pipeline import cycle as cycle_module
 from parley.flows.pipeline.cycle import Runtime, due_requests, fetch, open_runtime, process, utcnow
 from parley.flows.settings import load_settings
 from parley.storage.db import session_scope
@@ -96,5 +100,33 @@ def test_when_storing_the_unchanged_feeds_together_fails_each_is_stored_alone(
             statuses = {f.name: f.last_status for f in session.exec(select(Feed))}
         assert statuses == {"alpha": "not_modified", "beta": "not_modified",
                             "delta": "not_modified"}  # fmt: skip
+    finally:
+        runtime.engine.dispose()
+
+
+def test_a_feed_whose_transaction_meets_a_deadlock_is_stored_on_the_next_attempt(
+    tmp_path: Path, server: FeedServer, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Two shards storing reports of one story at the same moment can deadlock on PostgreSQL;
+    # the database rolls one transaction back. That cannot be timed from a test, so the first
+    # attempt for "beta" is made to fail the way psycopg reports it.
+    for count, name in enumerate(NAMES, start=1):
+        server.set(f"/{name}.xml", _rss(name, count), content_type="application/rss+xml")
+    runtime = _runtime(tmp_path, server, db_url)
+    real = cycle_module.process_fetch
+    failed: list[str] = []
+
+    def deadlocking(pipeline: Any, result: Any, now: Any, parsed: Any = None) -> Any:
+        if result.url.endswith("/beta.xml") and not failed:
+            failed.append(result.url)
+            raise OperationalError("INSERT …", {}, Exception("deadlock detected"))
+        return real(pipeline, result, now, parsed)
+
+    monkeypatch.setattr(cycle_module, "process_fetch", deadlocking)
+    try:
+        assert _cycle(runtime) == [(name, "ok", n) for n, name in enumerate(NAMES, start=1)]
+        assert failed == [server.url("/beta.xml")]
+        with session_scope(runtime.engine) as session:
+            assert len(session.exec(select(Entry)).all()) == 1 + 2 + 3 + 4
     finally:
         runtime.engine.dispose()

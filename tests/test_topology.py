@@ -40,7 +40,7 @@ from parley.flows.ingest.localserver import FeedServer
 from parley.flows.pipeline.shard import shard_of
 from parley.flows.serve import free_port
 from parley.storage.db import make_engine
-from parley.storage.models import Entry, OutboxAlert
+from parley.storage.models import Entry, Feed, OutboxAlert
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
@@ -219,12 +219,12 @@ def test_two_workers_share_the_shards_of_one_monitor_run(
             by_worker = _wait("an event naming the worker of each shard run",
                               lambda: _workers_of(client, ids), START_TIMEOUT, logs)  # fmt: skip
         marks["run"] = seconds = time.monotonic() - began
-        stored, distinct, queued, sent_rows, keys = _store_counts(parley_db)
+        stored, distinct, queued, sent_rows, keys, unwell = _store_counts(parley_db)
 
     assert len(shard_runs) == SHARDS
     assert {r["state_type"] for r in shard_runs} == {"COMPLETED"}
     assert set(by_worker.values()) == set(WORKERS), by_worker
-    assert stored == distinct == items
+    assert stored == distinct == items, (unwell, _tails(logs))
     sent = [json.loads(line) for line in sink.read_text(encoding="utf-8").splitlines()]
     assert queued == keys == sent_rows == len(sent) > 0
     for server in servers:  # every host's feeds were polled by one shard, politely
@@ -271,18 +271,22 @@ def _workers_of(client: httpx.Client, run_ids: list[str]) -> dict[str, str] | No
     return wanted if len(wanted) == len(run_ids) else None
 
 
-def _store_counts(url: str) -> tuple[int, int, int, int, int]:
+def _store_counts(url: str) -> tuple[int, int, int, int, int, list[str]]:
     engine = make_engine(url)
     try:
         with Session(engine) as session:
             stored = session.exec(select(func.count()).select_from(Entry)).one()
             pairs = session.exec(select(Entry.feed_id, Entry.uid).distinct()).all()
             alerts = session.exec(select(OutboxAlert)).all()
+            feeds = session.exec(select(Feed)).all()
     finally:
         engine.dispose()
     keys = len({a.idempotency_key for a in alerts})
     sent = sum(1 for a in alerts if a.status == "sent")
-    return stored, len(pairs), len(alerts), sent, keys
+    # Feeds that did not end their fetch well, for the failure message.
+    unwell = [f"{f.url}: {f.last_status} {f.last_error or ''}".strip() for f in feeds
+              if f.last_status != "ok"]  # fmt: skip
+    return stored, len(pairs), len(alerts), sent, keys, unwell
 
 
 def _tails(logs: list[Path]) -> str:

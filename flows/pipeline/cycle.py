@@ -10,13 +10,15 @@ import functools
 import hashlib
 import logging
 import os
+import random
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlmodel import Session
 
 from parley.alerts.channels import Channel, check_route_topics, load_channels
@@ -41,6 +43,7 @@ from parley.storage.feeds import all_feeds, sync_feeds
 from parley.storage.models import Feed
 
 log = logging.getLogger(__name__)
+STORE_ATTEMPTS = 3  # a feed's transaction is run again after a deadlock or a lock timeout
 
 
 def utcnow() -> datetime:
@@ -209,10 +212,28 @@ def _process_unchanged(runtime: Runtime, results: Sequence[FetchResult]) -> list
 
 
 def _process_one(runtime: Runtime, result: FetchResult, parsed: ParseResult | None) -> FeedOutcome:
-    try:
-        return process_fetch(runtime.pipeline, result, utcnow(), parsed)
-    except SQLAlchemyError as exc:
-        # Rolled back as a whole: the feed keeps its old validators and is read again next time.
-        log.error("store failed feed_url=%s error=%s", result.url, type(exc).__name__)
-        message = f"store {result.url}: {type(exc).__name__}: {str(exc).splitlines()[0]}"
-        return FeedOutcome(result.feed_id, result.url, result.url, "store_error", message)
+    for attempt in range(1, STORE_ATTEMPTS + 1):
+        try:
+            return process_fetch(runtime.pipeline, result, utcnow(), parsed)
+        except OperationalError as exc:
+            # A deadlock or lock timeout with another shard storing the same story at the same
+            # moment (or SQLite busy): the transaction was rolled back whole, so run it again.
+            if attempt == STORE_ATTEMPTS:
+                return _store_error(result, exc)
+            log.warning("store of feed_url=%s met %s (attempt %s of %s): again",
+                        result.url, _first_line(exc), attempt, STORE_ATTEMPTS)  # fmt: skip
+            time.sleep(random.uniform(0.05, 0.25) * attempt)
+        except SQLAlchemyError as exc:
+            return _store_error(result, exc)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _store_error(result: FetchResult, exc: SQLAlchemyError) -> FeedOutcome:
+    """Rolled back as a whole: the feed keeps its old validators and is read again next time."""
+    log.error("store failed feed_url=%s error=%s", result.url, _first_line(exc))
+    message = f"store {result.url}: {_first_line(exc)}"
+    return FeedOutcome(result.feed_id, result.url, result.url, "store_error", message)
+
+
+def _first_line(exc: SQLAlchemyError) -> str:
+    return f"{type(exc).__name__}: {str(exc).splitlines()[0]}"
