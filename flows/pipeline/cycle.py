@@ -236,4 +236,7 @@ def _store_error(result: FetchResult, exc: SQLAlchemyError) -> FeedOutcome:
 
 
 def _first_line(exc: SQLAlchemyError) -> str:
-    return f"{type(exc).__name__}: {str(exc).splitlines()[0]}"
+    """The database driver's own error when there is one (SQLAlchemy may put a note first)."""
+    cause = getattr(exc, "orig", None) or exc
+    lines = str(cause).splitlines() or [""]
+    return f"{type(cause).__name__}: {lines[0]}"
