@@ -128,6 +128,11 @@ def init() -> None:
     out.print(f"topics: {len(runtime.pipeline.matcher.topics)} in {settings.topics_file}")
     names = ", ".join(c.name for c in runtime.channels)
     out.print(f"channels: {names} ({settings.channels_file or 'default: terminal'})")
+    routes = {route.line: route for c in runtime.channels for route in c.routes or ()}
+    for route in (routes[line] for line in sorted(routes)):
+        mode = f" ({route.mode})" if route.mode else ""
+        out.print(f"route {route.name}: {', '.join(sorted(route.kinds))} → "
+                  f"{', '.join(route.channels)}{mode}")  # fmt: skip
     runtime.engine.dispose()
 
 

@@ -166,7 +166,28 @@ def test_init_prints_what_it_loaded(cli: Cli, tmp_path: Path) -> None:
     assert lines[1] == f"feeds: 1 in {tmp_path / 'feeds.yaml'}"
     assert lines[2] == f"topics: {len(load_topics(TOPICS))} in {TOPICS}"
     assert lines[3] == f"channels: terminal, file ({channels})"
+    assert lines[4:] == []  # no routes: each channel is its own route
     assert (tmp_path / "parley.db").exists()
+
+
+def test_init_lists_the_routes(cli: Cli, tmp_path: Path) -> None:
+    channels = tmp_path / "channels.yaml"
+    channels.write_text(
+        yaml.safe_dump({
+            "channels": [{"name": "terminal", "url": "console://"},
+                         {"name": "file", "url": f"jsonl://{tmp_path / 'alerts.jsonl'}"}],
+            "routes": [{"name": "everything", "channels": ["terminal"]},
+                       {"name": "coverage-file", "kinds": ["coverage", "new"],
+                        "channels": ["file", "terminal"], "mode": "digest"}],
+        }),
+        encoding="utf-8",
+    )  # fmt: skip
+    result = cli("init", PARLEY_CHANNELS_FILE=str(channels))
+    assert result.code == 0, result
+    assert result.out.splitlines()[4:] == [
+        "route everything: development, health, new, update → terminal",
+        "route coverage-file: coverage, new → file, terminal (digest)",
+    ]
 
 
 def test_alerts_on_an_empty_store(cli: Cli) -> None:
