@@ -5,16 +5,15 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from datetime import UTC, datetime
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, TypeVar
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from parley.flows.alerts_cli import alerts_app
+from parley.flows.cli_support import clean_errors, err, out, parse_day, show_time
 from parley.flows.prefect_env import apply_quiet_defaults
 from parley.flows.topics_cli import eval_command, topics_app
 
@@ -23,9 +22,8 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
 app.add_typer(topics_app, name="topics")
+app.add_typer(alerts_app, name="alerts")
 app.command("eval")(eval_command)
 T = TypeVar("T")
 DEMO_FEEDS = (
@@ -33,39 +31,12 @@ DEMO_FEEDS = (
 )  # as SEEDS_DIR
 
 
-def _known_errors() -> tuple[type[Exception], ...]:
-    from parley.alerts.channels import ChannelError
-    from parley.flows.pipeline.shard import ShardRunsFailed
-    from parley.flows.topics.load import TopicError
-    from parley.flows.yamlfile import ConfigError
-    from parley.storage.db import StorageError
-
-    return (ConfigError, TopicError, ChannelError, StorageError, ShardRunsFailed)
-
-
-@contextmanager
-def _clean_errors() -> Iterator[None]:
-    """Known configuration and storage problems end the command with one clear line."""
-    from pydantic import ValidationError
-
-    try:
-        yield
-    except _known_errors() as exc:
-        err.print(f"[bold red]error:[/] {exc}", markup=True)
-        raise typer.Exit(2) from None
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        name = "PARLEY_" + str(first["loc"][0]).upper() if first["loc"] else "settings"
-        err.print(f"[bold red]error:[/] setting {name}: {first['msg']}", markup=True)
-        raise typer.Exit(2) from None
-
-
 PREFECT_PROBLEMS = ("Failed to reach API", "No Prefect API URL provided")
 
 
 def _run(coro_fn: Callable[[], T]) -> T:
     """Run a flow; config errors and an unreachable Prefect API end in one clear line."""
-    with _clean_errors():
+    with clean_errors():
         try:
             return coro_fn()
         except (RuntimeError, ValueError) as exc:
@@ -101,18 +72,6 @@ def _prefect_api_url() -> str | None:
     return str(url) if url else None
 
 
-def _parse_day(value: str | None, option: str) -> datetime | None:
-    if value is None:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        raise typer.BadParameter(
-            f"{value!r} is not a date (YYYY-MM-DD)", param_hint=option
-        ) from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
 @app.command()
 def init() -> None:
     """Create the database tables and check the feeds, topics and channels files."""
@@ -120,7 +79,7 @@ def init() -> None:
     from parley.flows.settings import load_settings
     from parley.storage.db import safe_url
 
-    with _clean_errors():
+    with clean_errors():
         settings = load_settings()
         runtime = open_runtime(settings)
     out.print(f"database ready: {safe_url(settings.database_url)}")
@@ -148,7 +107,7 @@ def db_upgrade() -> None:
     from parley.flows.settings import load_settings
     from parley.storage.db import init_db, make_engine, safe_url
 
-    with _clean_errors():
+    with clean_errors():
         settings = load_settings()
         engine = make_engine(settings.database_url)
         try:
@@ -171,7 +130,7 @@ def db_current() -> None:
     from parley.flows.settings import load_settings
     from parley.storage.db import make_engine, safe_url, schema_state
 
-    with _clean_errors():
+    with clean_errors():
         settings = load_settings()
         engine = make_engine(settings.database_url)
         try:
@@ -241,148 +200,19 @@ def feeds() -> None:
     from parley.storage.db import session_scope
     from parley.storage.feeds import all_feeds
 
-    with _clean_errors():
+    with clean_errors():
         settings = load_settings()
         runtime = open_runtime(settings)
         with session_scope(runtime.engine) as session:
             rows = all_feeds(session)
     table = Table("id", "feed", "tier", "lang", "last fetch", "status", "fails", "error")
     for feed in rows:
-        when = _show_time(feed.last_fetch_at, settings.zone) if feed.last_fetch_at else "never"
+        when = show_time(feed.last_fetch_at, settings.zone) if feed.last_fetch_at else "never"
         name = feed.name if feed.active else f"{feed.name} (inactive)"
         table.add_row(str(feed.id), name, feed.tier, feed.language, when,
                       feed.last_status or "-", str(feed.failures_in_row), feed.last_error or "")  # fmt: skip
     out.print(table)
     runtime.engine.dispose()
-
-
-def _show_time(when: datetime, zone: object) -> str:
-    from zoneinfo import ZoneInfo
-
-    assert isinstance(zone, ZoneInfo)
-    return when.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z")
-
-
-alerts_app = typer.Typer(
-    help="The alert outbox: pending, sent and dead alerts.", invoke_without_command=True
-)
-app.add_typer(alerts_app, name="alerts")
-
-
-@alerts_app.callback()
-def alerts_list(
-    ctx: typer.Context,
-    status: Annotated[str | None, typer.Option(help="pending, sent or dead.")] = None,
-    limit: Annotated[int, typer.Option(help="Rows to show.")] = 50,
-) -> None:
-    """List the outbox, newest first."""
-    if ctx.invoked_subcommand is not None:
-        return
-    from parley.flows.settings import load_settings
-    from parley.storage import attempts, outbox
-    from parley.storage.db import init_db, make_engine, session_scope
-
-    with _clean_errors():
-        settings = load_settings()
-        engine = make_engine(settings.database_url)
-        init_db(engine)
-        with session_scope(engine) as session:
-            rows = outbox.list_alerts(session, status, limit)
-            totals = outbox.counts(session)
-            last = attempts.latest(session, [row.id for row in rows if row.id is not None])
-    table = Table("id", "created", "channel", "status", "tries", "alert", "last result")
-    for row in rows:
-        result = _attempt_summary(last[row.id], row.last_error) if row.id in last else ""
-        result = result or row.last_error or ""
-        table.add_row(str(row.id), _show_time(row.created_at, settings.zone), row.channel,
-                      row.status, str(row.attempts), row.title, result)  # fmt: skip
-    out.print(table)
-    out.print(", ".join(f"{n} {s}" for s, n in sorted(totals.items())) or "the outbox is empty")
-    engine.dispose()
-
-
-@alerts_app.command("show")
-def alerts_show(
-    alert_id: Annotated[int, typer.Argument(metavar="ID", help="Outbox row id.")],
-) -> None:
-    """Show one alert of the outbox and every attempt to send it, service by service."""
-    from parley.flows.settings import load_settings
-    from parley.storage import attempts
-    from parley.storage.db import init_db, make_engine, session_scope
-    from parley.storage.models import OutboxAlert
-
-    with _clean_errors():
-        settings = load_settings()
-        engine = make_engine(settings.database_url)
-        init_db(engine)
-        with session_scope(engine) as session:
-            row = session.get(OutboxAlert, alert_id)
-            tries = attempts.of_row(session, alert_id)
-    engine.dispose()
-    if row is None:
-        err.print(f"[bold red]error:[/] no alert with id {alert_id} in the outbox", markup=True)
-        raise typer.Exit(1)
-    zone = settings.zone
-    fields = [
-        ("alert", row.title),
-        ("channel", row.channel),
-        ("status", row.status + (f" (bundle {row.bundle_id})" if row.bundle_id else "")),
-        ("topic", f"{row.topic_key} · {row.kind} · {row.severity}"),
-        ("created", _show_time(row.created_at, zone)),
-        ("sent", _show_time(row.sent_at, zone) if row.sent_at else "-"),
-        ("next try", _show_time(row.next_attempt_at, zone) if row.status == "pending" else "-"),
-        ("tries", str(row.attempts)),
-        ("last error", row.last_error or "-"),
-    ]
-    for label, value in fields:
-        out.print(f"{label + ':':<12} {value}")
-    if not tries:
-        out.print("no send attempts yet")
-        return
-    for target in dict.fromkeys(attempt.target for attempt in tries):
-        out.print(f"{'sent to:':<12} {target}")
-    table = Table("when", "result", "http", "service", "ms", "detail")
-    for attempt in tries:
-        table.add_row(_show_time(attempt.attempted_at, zone), attempt.status,
-                      str(attempt.http_status or "-"), attempt.service,
-                      str(attempt.duration_ms), attempt.detail)  # fmt: skip
-    out.print(table)
-
-
-def _attempt_summary(attempt: object, last_error: str | None) -> str:
-    """``failure · HTTP 500 · JSON: channel 'desk' (…): …`` for the alerts list."""
-    from parley.storage.models import DeliveryAttempt
-
-    assert isinstance(attempt, DeliveryAttempt)
-    parts = [attempt.status]
-    if attempt.http_status is not None:
-        parts.append(f"HTTP {attempt.http_status}")
-    text = " · ".join([*parts, attempt.service])
-    reason = (last_error or attempt.detail) if not attempt.ok else ""
-    return text + (f": {reason}" if reason else "")
-
-
-@alerts_app.command("retry")
-def alerts_retry(
-    ids: Annotated[list[int] | None, typer.Argument(help="Outbox row ids.")] = None,
-    dead: Annotated[bool, typer.Option("--dead", help="Requeue every dead row.")] = False,
-) -> None:
-    """Put failed or dead alerts back in the queue to be sent at the next delivery."""
-    from parley.flows.settings import load_settings
-    from parley.storage import outbox
-    from parley.storage.db import init_db, make_engine, session_scope
-
-    with _clean_errors():
-        engine = make_engine(load_settings().database_url)
-        init_db(engine)
-        with session_scope(engine) as session:
-            targets = list(ids or [])
-            if dead:
-                targets += [r.id for r in outbox.list_alerts(session, outbox.DEAD, 10_000) if r.id]
-            now = datetime.now(UTC)
-            done = [row_id for row_id in targets if outbox.requeue(session, row_id, now)]
-    out.print(f"requeued {len(done)} alert(s)")
-    engine.dispose()
 
 
 @app.command()
@@ -414,7 +244,7 @@ def backfill(
     _preflight()
     from parley.flows.backfill import backfill as backfill_flow
 
-    start, end = _parse_day(since, "--since"), _parse_day(until, "--until")
+    start, end = parse_day(since, "--since"), parse_day(until, "--until")
     try:
         report = _run(lambda: asyncio.run(backfill_flow(
             sources=list(sources or []), since=start, until=end, apply=apply or send, send=send,
@@ -446,7 +276,7 @@ def entries_show(
     from parley.flows.settings import load_settings
     from parley.storage.db import init_db, make_engine, session_scope
 
-    with _clean_errors():
+    with clean_errors():
         settings = load_settings()
         engine = make_engine(settings.database_url)
         try:
@@ -480,8 +310,8 @@ def timeline(
     from parley.flows.topics.load import load_topics
     from parley.storage.db import init_db, make_engine, session_scope
 
-    start, end = _parse_day(since, "--since"), _parse_day(until, "--until")
-    with _clean_errors():
+    start, end = parse_day(since, "--since"), parse_day(until, "--until")
+    with clean_errors():
         settings = load_settings()
         names = {t.key: t.name for t in load_topics(settings.topics_file)}
         if topic not in names:

@@ -14,16 +14,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Column, Table
+
+from parley.flows.cli_support import clean_errors, err, out, parse_day
 
 if TYPE_CHECKING:
     from parley.flows.topics.evaluate import Miss, Report, Score
     from parley.flows.topics.load import Topic
 
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
 TITLE_WIDTH = 100
 
 topics_app = typer.Typer(
@@ -39,10 +38,9 @@ TopicsOption = Annotated[
 @contextmanager
 def _clean() -> Iterator[None]:
     """The main command's clean error lines (exit 2), and the same for case and label files."""
-    from parley.flows.cli import _clean_errors
     from parley.flows.topics.evaluate import EvalError
 
-    with _clean_errors():
+    with clean_errors():
         try:
             yield
         except EvalError as exc:
@@ -159,12 +157,11 @@ def backtest(
     topics: TopicsOption = None,
 ) -> None:
     """Backtest one topic over stored history: what it would have alerted. Writes and sends nothing."""
-    from parley.flows.cli import _parse_day
     from parley.flows.settings import load_settings
     from parley.flows.topics.match import TopicMatcher
     from parley.storage.db import make_engine, safe_url
 
-    start, end = _parse_day(since, "--since"), _parse_day(until, "--until")
+    start, end = parse_day(since, "--since"), parse_day(until, "--until")
     with _clean():
         settings = load_settings()
         _, loaded = _load(topics if topics is not None else settings.topics_file)
