@@ -75,6 +75,7 @@ def _prefect_api_url() -> str | None:
 @app.command()
 def init() -> None:
     """Create the database tables and check the feeds, topics and channels files."""
+    from parley.alerts.channel_file import file_routes
     from parley.flows.pipeline.cycle import open_runtime
     from parley.flows.settings import load_settings
     from parley.storage.db import safe_url
@@ -87,8 +88,7 @@ def init() -> None:
     out.print(f"topics: {len(runtime.pipeline.matcher.topics)} in {settings.topics_file}")
     names = ", ".join(c.name for c in runtime.channels)
     out.print(f"channels: {names} ({settings.channels_file or 'default: terminal'})")
-    routes = {route.line: route for c in runtime.channels for route in c.routes or ()}
-    for route in (routes[line] for line in sorted(routes)):
+    for route in file_routes(runtime.channels):
         mode = f" ({route.mode})" if route.mode else ""
         out.print(f"route {route.name}: {', '.join(sorted(route.kinds))} → "
                   f"{', '.join(route.channels)}{mode}")  # fmt: skip

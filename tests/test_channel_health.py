@@ -10,7 +10,7 @@ from flowrun import jsonl_alerts
 from receivers import WebhookReceiver
 from sqlalchemy.engine import Engine
 
-from parley.alerts.channels import load_channels
+from parley.alerts.channel_file import load_channels
 from parley.flows.pipeline.deliver import deliver_due
 from parley.storage import outbox
 from parley.storage.db import session_scope

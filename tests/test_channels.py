@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from parley.alerts.channels import Channel, ChannelError, load_channels
+from parley.alerts.channel_file import load_channels
+from parley.alerts.channels import Channel, ChannelError
 
 SEED = Path(__file__).resolve().parents[1] / "seeds" / "channels.example.yaml"
 SECRET = "Zq7-very-secret-9Xw"

@@ -22,7 +22,8 @@ from receivers import SmtpReceiver, WebhookReceiver, free_port
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from parley.alerts.channels import Channel, load_channels
+from parley.alerts.channel_file import load_channels
+from parley.alerts.channels import Channel
 from parley.flows.pipeline.deliver import deliver_due
 from parley.flows.pipeline.report import DeliveryReport
 from parley.storage import outbox

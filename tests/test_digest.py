@@ -14,7 +14,8 @@ from receivers import SmtpReceiver, WebhookReceiver
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from parley.alerts.channels import Channel, ChannelError, load_channels
+from parley.alerts.channel_file import load_channels
+from parley.alerts.channels import Channel, ChannelError
 from parley.alerts.render import escape_markdown
 from parley.flows.pipeline.deliver import deliver_due
 from parley.flows.pipeline.digest import (

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import typer.main
 
-from parley.alerts.channels import load_channels
+from parley.alerts.channel_file import load_channels
 from parley.flows.cli import app
 from parley.flows.ingest.catalog import load_feeds
 from parley.flows.settings import Settings

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.engine import Engine
 
-from parley.alerts.channels import load_channels
+from parley.alerts.channel_file import load_channels
 from parley.flows.ingest.model import FetchResult, FetchStatus, Validators
 from parley.flows.pipeline.health import silence, usual_gap
 from parley.flows.pipeline.process import Pipeline, process_fetch

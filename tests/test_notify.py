@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 from receivers import SmtpReceiver, WebhookReceiver, free_port
 
-from parley.alerts.channels import Channel, build_channel, load_channels
+from parley.alerts.channel_file import load_channels
+from parley.alerts.channels import Channel, build_channel
 from parley.alerts.notify import SendOutcome, send
 from parley.alerts.plugins import register_sinks
 

@@ -19,7 +19,8 @@ import pytest
 import yaml
 from receivers import free_port
 
-from parley.alerts.channels import Channel, load_channels
+from parley.alerts.channel_file import load_channels
+from parley.alerts.channels import Channel
 from parley.alerts.notify import send
 
 BROKER = ("127.0.0.1", 1883)

@@ -11,7 +11,8 @@ import yaml
 from flowrun import jsonl_alerts
 from sqlalchemy.engine import Engine
 
-from parley.alerts.channels import ChannelError, load_channels
+from parley.alerts.channel_file import load_channels
+from parley.alerts.channels import ChannelError
 from parley.alerts.quiet import QuietHours, parse_quiet
 from parley.flows.pipeline.deliver import deliver_due
 from parley.storage import outbox

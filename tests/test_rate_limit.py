@@ -20,7 +20,8 @@ from receivers import SmtpReceiver, WebhookReceiver
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from parley.alerts.channels import Channel, ChannelError, load_channels
+from parley.alerts.channel_file import load_channels
+from parley.alerts.channels import Channel, ChannelError
 from parley.alerts.notify import SendOutcome, send
 from parley.alerts.ratelimit import parse_rate_limit
 from parley.flows.ingest.localserver import FeedServer

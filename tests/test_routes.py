@@ -16,7 +16,8 @@ from flowrun import SEEDS, Monitor, demo_feeds, jsonl_alerts, publish
 from sqlalchemy.engine import Engine
 from sqlmodel import col, select
 
-from parley.alerts.channels import Channel, ChannelError, check_route_topics, load_channels
+from parley.alerts.channel_file import check_route_topics, load_channels
+from parley.alerts.channels import Channel, ChannelError
 from parley.alerts.render import RenderedAlert
 from parley.alerts.routes import TIERS, Subject, route_kind, targets
 from parley.flows.ingest.catalog import TIERS as FEED_TIERS

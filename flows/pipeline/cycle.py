@@ -21,7 +21,8 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlmodel import Session
 
-from parley.alerts.channels import Channel, check_route_topics, load_channels
+from parley.alerts.channel_file import check_route_topics, load_channels
+from parley.alerts.channels import Channel
 from parley.flows.ingest.catalog import FeedSpec, load_feeds
 from parley.flows.ingest.fetch import FetchConfig, fetch_all
 from parley.flows.ingest.model import (

@@ -33,7 +33,8 @@ import httpx
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError
 
-from parley.alerts.channels import Channel, load_channels
+from parley.alerts.channel_file import load_channels
+from parley.alerts.channels import Channel
 from parley.alerts.notify import SendOutcome, send
 from parley.alerts.render import MAX_LINK, MAX_SNIPPET, RenderedAlert, clean_line, format_time
 from parley.alerts.routes import HEALTH, HEALTH_TOPIC, Subject, targets
