@@ -121,6 +121,7 @@ class ReceivedRequest:
 @dataclass
 class _WebhookState:
     status: int = 200
+    reply: Callable[[ReceivedRequest], bytes] | None = None  # the body to answer with
     requests: list[ReceivedRequest] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -137,7 +138,10 @@ class _HookHandler(BaseHTTPRequestHandler):
         with state.lock:
             state.requests.append(request)
             status = state.status
-        payload = b'{"ok": true}' if status < 400 else b'{"error": "receiver says no"}'
+        if state.reply is not None:
+            payload = state.reply(request)
+        else:
+            payload = b'{"ok": true}' if status < 400 else b'{"error": "receiver says no"}'
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(payload)))
@@ -158,10 +162,13 @@ class _HookServer(ThreadingHTTPServer):
 
 
 class WebhookReceiver:
-    """A threaded HTTP server on 127.0.0.1 that records POSTs and answers ``status``."""
+    """A threaded HTTP server on 127.0.0.1 that records POSTs and answers ``status``
+    (with the body ``reply`` makes of the request, when given)."""
 
-    def __init__(self, status: int = 200) -> None:
-        self._state = _WebhookState(status=status)
+    def __init__(
+        self, status: int = 200, reply: Callable[[ReceivedRequest], bytes] | None = None
+    ) -> None:
+        self._state = _WebhookState(status=status, reply=reply)
         self._server = _HookServer(self._state)
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True

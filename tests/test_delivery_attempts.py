@@ -9,16 +9,13 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 
 import pytest
 import yaml
 from clirun import Cli, clean_environ
-from receivers import SmtpReceiver, WebhookReceiver, free_port
+from receivers import ReceivedRequest, SmtpReceiver, WebhookReceiver, free_port
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
@@ -33,44 +30,17 @@ from parley.storage.models import DeliveryAttempt, OutboxAlert
 SECRET = "hook-Secret-7d2e91"
 NOW = datetime(2025, 3, 25, 12, 0, tzinfo=UTC)
 TOPICS_FILE = Path(__file__).resolve().parents[1] / "seeds" / "topics.yaml"
-STOP_TIMEOUT = 5.0
 
 
-class EchoingReceiver:
+def _quoting_token(request: ReceivedRequest) -> bytes:
+    """A refusal that quotes the request's token back, as some services do."""
+    token = request.headers.get("X-Token", "")
+    return json.dumps({"error": f"token {token} is not allowed"}).encode()
+
+
+def _echoing_receiver() -> WebhookReceiver:
     """A webhook on 127.0.0.1 that refuses every POST with 500 and quotes its token back."""
-
-    def __init__(self) -> None:
-        class Handler(BaseHTTPRequestHandler):
-            timeout = STOP_TIMEOUT
-
-            def do_POST(self) -> None:
-                self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                token = self.headers.get("X-Token", "")
-                payload = json.dumps({"error": f"token {token} is not allowed"}).encode()
-                self.send_response(500)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                """Keep test output quiet."""
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self.port = int(self._server.server_address[1])
-
-    def __enter__(self) -> EchoingReceiver:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(STOP_TIMEOUT)
+    return WebhookReceiver(status=500, reply=_quoting_token)
 
 
 def write_channels(tmp_path: Path, channels: list[dict[str, object]]) -> Path:
@@ -150,7 +120,7 @@ def test_a_webhook_500_records_the_http_status_and_the_response(
 def test_a_token_echoed_in_the_response_is_masked(
     tmp_path: Path, engine: Engine, apprise_logs: pytest.LogCaptureFixture
 ) -> None:
-    with EchoingReceiver() as echo:
+    with _echoing_receiver() as echo:
         channels = token_channel(tmp_path, f"json://127.0.0.1:{echo.port}/hook")
         [row_id] = queue(engine)
         deliver(engine, channels)
@@ -205,7 +175,7 @@ def test_cli_shows_the_alert_and_its_attempts_without_the_token(tmp_path: Path) 
     database = f"sqlite:///{tmp_path / 'parley.db'}"
     engine = make_engine(database)
     init_db(engine)
-    with EchoingReceiver() as echo:
+    with _echoing_receiver() as echo:
         channels = token_channel(tmp_path, f"json://127.0.0.1:{echo.port}/hook")
         [row_id] = queue(engine)
         deliver(engine, channels)
@@ -254,7 +224,7 @@ def test_cli_shows_an_alert_never_tried(tmp_path: Path) -> None:
 def test_a_token_written_into_the_url_is_masked_in_the_detail(
     tmp_path: Path, engine: Engine
 ) -> None:
-    with EchoingReceiver() as echo:
+    with _echoing_receiver() as echo:
         url = f"json://127.0.0.1:{echo.port}/hook?+X-Token={SECRET}"
         channels = load_channels(write_channels(tmp_path, [{"name": "desk", "url": url}]), {})
         [row_id] = queue(engine)
