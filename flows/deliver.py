@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from prefect import flow, get_run_logger, task
-from prefect.cache_policies import NO_CACHE
-from prefect.utilities.annotations import quote
+from prefect import flow, get_run_logger
 
 from parley.flows.pipeline.cycle import Runtime, open_runtime, utcnow
 from parley.flows.pipeline.deliver import deliver_due
@@ -12,8 +10,8 @@ from parley.flows.pipeline.report import DeliveryReport
 from parley.flows.settings import load_settings
 
 
-@task(name="deliver-alerts", cache_policy=NO_CACHE)
-def deliver_task(runtime: Runtime) -> DeliveryReport:
+def deliver_now(runtime: Runtime) -> DeliveryReport:
+    """Send what is due, inside the calling flow run (a plain call: no task run of its own)."""
     report = deliver_due(
         runtime.engine,
         runtime.channels,
@@ -36,7 +34,6 @@ def deliver() -> DeliveryReport:
     """Send every alert that is due now."""
     runtime = open_runtime(load_settings())
     try:
-        report: DeliveryReport = deliver_task(quote(runtime))  # type: ignore[call-overload]
-        return report
+        return deliver_now(runtime)
     finally:
         runtime.engine.dispose()

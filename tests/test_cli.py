@@ -305,7 +305,8 @@ def test_run_one_cycle_with_its_own_prefect_server(
     summary = result.out.strip().splitlines()[-1]
     found = re.fullmatch(
         r"cycle: (\d+) feeds, \1 fetched, 0 unchanged, 0 failed, \d+ new entries, 0 edited, "
-        r"\d+ matches, (\d+) alerts queued, \2 sent in \d+\.\d\d s",
+        r"\d+ matches, (\d+) alerts queued, \2 sent in \d+\.\d\d s "
+        r"\(fetch \d+\.\d\d s, store \d+\.\d\d s, deliver \d+\.\d\d s\)",
         summary,
     )
     assert found, summary

@@ -54,6 +54,11 @@ class CycleReport:
     feeds: list[FeedOutcome] = field(default_factory=list)
     delivery: DeliveryReport | None = None
     finished_at: datetime | None = None
+    stages: dict[str, float] = field(default_factory=dict)  # stage name → seconds spent in it
+
+    def timed(self, stage: str, seconds: float) -> None:
+        """Add ``seconds`` to ``stage`` (a cycle fetches and stores in several rounds)."""
+        self.stages[stage] = self.stages.get(stage, 0.0) + seconds
 
     @property
     def matches(self) -> list[MatchRecord]:
@@ -88,4 +93,5 @@ class CycleReport:
             parts.append(f"{self.delivery.sent} sent")
             if self.delivery.failed:
                 parts.append(f"{self.delivery.failed} send failures")
-        return f"cycle: {', '.join(parts)} in {seconds:.2f} s"
+        stages = ", ".join(f"{name} {spent:.2f} s" for name, spent in self.stages.items())
+        return f"cycle: {', '.join(parts)} in {seconds:.2f} s" + (f" ({stages})" if stages else "")
