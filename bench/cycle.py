@@ -28,7 +28,6 @@ import cProfile
 import io
 import platform
 import pstats
-import random
 import re
 import resource
 import shutil
@@ -48,14 +47,13 @@ from typing import Any
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import feedgen  # bench/feedgen.py, next to this file
+from feedhost import FeedHost, FeedInfo  # bench/feedhost.py, next to this file
 
 REPO = Path(__file__).resolve().parent.parent
 DEMO_DIR = REPO / "seeds" / "demo"
 MUTATED_SHARE = 0.05
 WARM_LATENCY = "warm (all 304), latency per request"
 FLOOR_WORKERS = 16
-_ITEM_TAG = re.compile(rb"<(?:item|entry)[\s>]")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -75,7 +73,7 @@ class Row:
     changed: int = 0
     matches: int = 0
     sent: int = 0
-    cpu: float = 0.0  # CPU seconds of this process (client, feed server threads included)
+    cpu: float = 0.0  # CPU seconds of this process (the feed servers run in another one)
     server_cpu: float | None = None  # CPU seconds of the Prefect server subprocess
     rss_mib: float = 0.0  # ru_maxrss after the run
     connections: int = 0  # TCP connections the feed server accepted during the run
@@ -108,27 +106,6 @@ def median_row(rows: Sequence[Row]) -> Row:
 
 def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
-
-
-class _ConnectionCounter:
-    """Counts the TCP connections the feed server accepts (one handler setup per connection)."""
-
-    def __init__(self) -> None:
-        self.count = 0
-        self._lock = threading.Lock()
-
-    def install(self, handler: Any) -> None:
-        original = handler.setup
-
-        def setup(this: Any) -> None:
-            with self._lock:
-                self.count += 1
-            original(this)
-
-        handler.setup = setup
-
-
-CONNECTIONS = _ConnectionCounter()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -178,47 +155,6 @@ def prefect_server() -> Iterator[PrefectInfo]:
         process = getattr(server, "server_process", None)
         info.pid = process.pid if process is not None else None
         yield info
-
-
-# ---------------------------------------------------------------------------------------------
-# Feed servers: one per loopback address, so that the generated feeds sit on several "hosts"
-
-
-class Servers:
-    """K FeedServers on 127.0.0.1 … 127.0.0.K; generated feeds are spread over them in turn,
-    every other path (the demo feeds) is served by the first, whose base URL resolves them."""
-
-    def __init__(self, count: int) -> None:
-        from parley.flows.ingest.localserver import FeedServer
-
-        self.servers = [FeedServer(host=f"127.0.0.{k + 1}") for k in range(count)]
-        self.home: dict[str, int] = {}
-
-    def __enter__(self) -> Servers:
-        for server in self.servers:
-            server.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        for server in self.servers:
-            server.stop()
-
-    def spread(self, paths: Sequence[str]) -> None:
-        for index, path in enumerate(paths):
-            self.home[path] = index % len(self.servers)
-
-    def _of(self, path: str) -> Any:
-        return self.servers[self.home.get(path, 0)]
-
-    @property
-    def base_url(self) -> str:
-        return str(self.servers[0].base_url)
-
-    def url(self, path: str) -> str:
-        return str(self._of(path).url(path))
-
-    def set(self, path: str, body: bytes, *, content_type: str, delay: float) -> None:
-        self._of(path).set(path, body, content_type=content_type, delay=delay)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -295,26 +231,20 @@ def rss_mib(pid: int, exclude: set[int]) -> float:
 class Bench:
     args: argparse.Namespace
     tmp: Path
-    server: Any  # Servers
+    server: Any  # feedhost.FeedHost: the feed servers, in a process of their own
     prefect: PrefectInfo
     memory: MemorySampler | None = None
     items_at: dict[str, int] = field(default_factory=dict)  # absolute URL → items served
-    served: dict[str, tuple[bytes, str]] = field(default_factory=dict)  # path → body, type
     db_count: int = 0
 
-    def publish(
-        self, path: str, body: bytes, content_type: str, delay: float | None = None
-    ) -> None:
-        delay = self.args.latency if delay is None else delay
-        self.server.set(path, body, content_type=content_type, delay=delay)
-        self.items_at[self.server.url(path)] = len(_ITEM_TAG.findall(body))
-        self.served[path] = (body, content_type)
+    def publish(self, path: str, body: bytes, content_type: str) -> None:
+        self.items_at.update(self.server.set(path, body, content_type, self.args.latency))
 
-    def delay_all(self, paths: Sequence[str], delay: float) -> None:
-        """Serve the same bodies (same validators) with another delay per request."""
-        for path in paths:
-            body, content_type = self.served[path]
-            self.publish(path, body, content_type, delay)
+    def serve_original(self) -> None:
+        self.items_at.update(self.server.serve_original(self.args.latency))
+
+    def serve_mutated(self) -> None:
+        self.items_at.update(self.server.serve_mutated(self.args.latency))
 
     def fresh_db(self) -> str:
         """An empty store: a new SQLite file, or the given database with parley's tables dropped."""
@@ -351,7 +281,7 @@ class Bench:
         from parley.flows.monitor import monitor
 
         cpu0, server0 = time.process_time(), self.prefect.cpu()
-        conns0 = CONNECTIONS.count
+        conns0 = self.server.connections()
         if self.memory is not None:
             self.memory.phase = phase
         started = time.perf_counter()
@@ -379,12 +309,12 @@ class Bench:
             cpu=cpu,
             server_cpu=None if server0 is None or server1 is None else server1 - server0,
             rss_mib=peak_rss_mib(),
-            connections=CONNECTIONS.count - conns0,
+            connections=self.server.connections() - conns0,
         )
 
 
-def write_feeds_file(path: Path, feeds: Sequence[feedgen.Feed], servers: Servers) -> Path:
-    entries = [{"name": f.name, "url": servers.url(f.path), "language": f.language,
+def write_feeds_file(path: Path, feeds: Sequence[FeedInfo]) -> Path:
+    entries = [{"name": f.name, "url": f.url, "language": f.language,
                 "tier": "media"} for f in feeds]  # fmt: skip
     path.write_text(yaml.safe_dump({"feeds": entries}, allow_unicode=True), encoding="utf-8")
     return path
@@ -597,9 +527,10 @@ async def plain_cold(
 # The run
 
 
-async def run_all(bench: Bench, gen: list[feedgen.Feed], mutated: dict[str, feedgen.Feed],
-                  bodies: dict[str, bytes]) -> dict[str, Any]:  # fmt: skip
+async def run_all(bench: Bench) -> dict[str, Any]:
     args, tmp = bench.args, bench.tmp
+    generated = bench.server.generated
+    mutated = generated.mutated
     rows: dict[str, list[Row]] = {}
     plains: list[Plain] = []
 
@@ -607,13 +538,9 @@ async def run_all(bench: Bench, gen: list[feedgen.Feed], mutated: dict[str, feed
         rows.setdefault(row.phase, []).append(row)
         print(f"  {row.phase}: {row.seconds:.2f} s", file=sys.stderr)
 
-    def serve_original() -> None:
-        for feed in gen:
-            bench.publish(feed.path, bodies[feed.path], feed.content_type)
-
-    serve_original()
-    gen_file = write_feeds_file(tmp / "feeds.yaml", gen, bench.server)
-    one_file = write_feeds_file(tmp / "feeds-1.yaml", gen[:1], bench.server)
+    bench.serve_original()
+    gen_file = write_feeds_file(tmp / "feeds.yaml", generated.feeds)
+    one_file = write_feeds_file(tmp / "feeds-1.yaml", generated.feeds[:1])
     demo_file = DEMO_DIR / "feeds.yaml"
 
     # Warm-up: the first flow run in a process pays for imports, the client and its caches.
@@ -632,20 +559,18 @@ async def run_all(bench: Bench, gen: list[feedgen.Feed], mutated: dict[str, feed
         keep(await bench.cycle("demo 03-news", bench.overrides(demo_db, demo_file)))
 
         # Generated feeds: cold (empty store), warm (all 304), mutated (5% of feeds changed).
-        serve_original()
+        bench.serve_original()
         db = bench.fresh_db()
         keep(await bench.cycle("cold", bench.overrides(db, gen_file)))
         keep(await bench.cycle("warm (all 304)", bench.overrides(db, gen_file)))
-        for path, feed in mutated.items():
-            bench.publish(path, feed.render(), feed.content_type)
+        bench.serve_mutated()
         keep(await bench.cycle(f"mutated ({len(mutated)} feeds: +1 new, 1 edited)",
                                bench.overrides(db, gen_file)))  # fmt: skip
         if args.warm_latency:
-            paths = [feed.path for feed in gen]
-            bench.delay_all(paths, args.warm_latency)
+            bench.server.delay_all(args.warm_latency)
             keep(await bench.cycle(WARM_LATENCY, bench.overrides(db, gen_file)))
-            bench.delay_all(paths, args.latency)
-        serve_original()
+            bench.server.delay_all(args.latency)
+        bench.serve_original()
         # Where time goes: the cold cycle again as plain functions, without Prefect.
         if not args.no_plain:
             plains.append(await plain_cold(bench, gen_file))
@@ -657,17 +582,16 @@ async def run_all(bench: Bench, gen: list[feedgen.Feed], mutated: dict[str, feed
             if phase == "cold":
                 db = bench.fresh_db()
             elif phase == "mutated":
-                for path, feed in mutated.items():
-                    bench.publish(path, feed.render(), feed.content_type)
+                bench.serve_mutated()
             await plain_cold(bench, gen_file, profile, db=db)
             profile.dump_stats(f"{args.profile}.{phase}")
-        serve_original()
+        bench.serve_original()
 
     # The floor.
-    urls = [bench.server.url(feed.path) for feed in gen]
-    conns0 = CONNECTIONS.count
+    urls = [feed.url for feed in generated.feeds]
+    conns0 = bench.server.connections()
     floors = [floor(urls) for _ in range(args.repeat)]
-    floor_conns = (CONNECTIONS.count - conns0) // args.repeat
+    floor_conns = (bench.server.connections() - conns0) // args.repeat
     floor_row = Row(
         phase=f"floor ({FLOOR_WORKERS} threads, httpx.Client + feedparser, no store)",
         feeds=len(urls),
@@ -763,8 +687,8 @@ def render(bench: Bench, result: dict[str, Any], meta: dict[str, Any]) -> str:
         "",
         f"- cold / floor: **{cold.seconds / floor_row.seconds:.1f}×** "
         f"({cold.seconds:.2f} s vs {floor_row.seconds:.2f} s)",
-        f"- peak RSS of this process: **{peak_rss_mib():.0f} MiB** (ru_maxrss; includes the "
-        f"in-process feed server and all generated bodies)"
+        f"- peak RSS of this process: **{peak_rss_mib():.0f} MiB** (ru_maxrss; the feed "
+        f"servers and the generated bodies are in another process)"
         + (f"; Prefect server subprocess: {server_rss:.0f} MiB (VmHWM)" if server_rss else ""),
         "",
         *targets(bench, rows, floor_row, result["floor_pool"]),
@@ -973,26 +897,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     from parley.flows.settings import load_settings
     from parley.storage.db import safe_url
 
-    # FeedServer writes the headers and the body of an answer separately; with Nagle on, the
-    # body waits for the client's delayed ACK (~40 ms on Linux). Real feed servers (nginx:
-    # tcp_nodelay on) do not stall like that, so by default the bench sets TCP_NODELAY, in
-    # this process only (socketserver.StreamRequestHandler.disable_nagle_algorithm).
-    localserver._Handler.disable_nagle_algorithm = not args.nagle
-    CONNECTIONS.install(localserver._Handler)
-
-    started = time.perf_counter()
-    gen = feedgen.generate(args.feeds, args.items, seed=args.seed)
-    bodies = {feed.path: feed.render() for feed in gen}
-    rng = random.Random(args.seed + 1)
-    chosen = sorted(rng.sample(range(len(gen)), max(1, round(len(gen) * MUTATED_SHARE))))
-    mutated = {gen[i].path: feedgen.mutate(gen[i], rng) for i in chosen}
-    meta = {
+    meta: dict[str, Any] = {
         "prefect": prefect.__version__,
-        "rss": sum(f.kind == "rss" for f in gen),
-        "atom": sum(f.kind == "atom" for f in gen),
-        "bytes": sum(len(b) for b in bodies.values()),
-        "planted": sum(1 for f in gen for i in f.items if i.topic),
-        "gen_seconds": time.perf_counter() - started,
         "load": os.getloadavg(),
         "code": str(Path(localserver.__file__).resolve().parent.parent),
         "db_safe": safe_url(args.database_url) if args.database_url else "",
@@ -1002,13 +908,16 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     tmp = Path(tempfile.mkdtemp(prefix="parley-bench-"))
     try:
-        with Servers(args.hosts) as servers, prefect_server() as info, MemorySampler() as memory:
+        host = FeedHost(args.hosts, nagle=args.nagle, feeds=args.feeds, items=args.items,
+                        seed=args.seed, mutated_share=MUTATED_SHARE)  # fmt: skip
+        with host, prefect_server() as info, MemorySampler() as memory:
             print(f"Prefect: {info.mode}", file=sys.stderr)
+            meta.update(host.generated.meta)
+            memory.exclude.add(host.pid)  # the feed servers are not parley
             if info.pid is not None:
                 memory.exclude.add(info.pid)
-            servers.spread([feed.path for feed in gen])
-            bench = Bench(args, tmp, servers, info, memory)
-            result = asyncio.run(run_all(bench, gen, mutated, bodies))
+            bench = Bench(args, tmp, host, info, memory)
+            result = asyncio.run(run_all(bench))
             print(render(bench, result, meta))
         if args.profile:
             for phase in ("cold", "warm", "mutated"):
