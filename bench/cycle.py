@@ -16,11 +16,10 @@ from __future__ import annotations
 
 import os
 
-# Before anything imports prefect: no analytics, quiet logs, a patient temporary server.
+# Before anything imports prefect: no analytics, quiet logs.
 os.environ["DO_NOT_TRACK"] = "1"
 os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
-os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
 
 import argparse
 import asyncio
@@ -32,6 +31,7 @@ import re
 import resource
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
@@ -52,6 +52,7 @@ from feedhost import FeedHost, FeedInfo  # bench/feedhost.py, next to this file
 REPO = Path(__file__).resolve().parent.parent
 DEMO_DIR = REPO / "seeds" / "demo"
 MUTATED_SHARE = 0.05
+SERVER_START_TIMEOUT = 120.0  # seconds for `prefect server start` to answer /health
 WARM_LATENCY = "warm (all 304), latency per request"
 FLOOR_WORKERS = 16
 
@@ -140,21 +141,41 @@ class PrefectInfo:
 
 
 @contextmanager
-def prefect_server() -> Iterator[PrefectInfo]:
+def prefect_server(home: Path) -> Iterator[PrefectInfo]:
+    """PREFECT_API_URL's server if set; else `prefect server start` in a subprocess on a free
+    loopback port, with its database under ``home`` (what `parley serve` starts too). Not
+    prefect_test_harness: that imports the server's modules into this process (~60 MiB that a
+    service's process does not hold)."""
     if os.environ.get("PREFECT_API_URL"):
         yield PrefectInfo(f"external server PREFECT_API_URL={os.environ['PREFECT_API_URL']}")
         return
-    from prefect.server.api.server import SubprocessASGIServer
-    from prefect.testing.utilities import prefect_test_harness
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    from parley.flows.serve import free_port, wait_healthy
 
     started = time.perf_counter()
-    with prefect_test_harness(server_startup_timeout=90):
-        info = PrefectInfo("temporary server (prefect_test_harness)")
+    port = free_port()
+    command = [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1",
+               "--port", str(port)]  # fmt: skip
+    env = {**os.environ, "PREFECT_HOME": str(home), "PREFECT_UI_ENABLED": "false"}
+    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL)
+    api_url = f"http://127.0.0.1:{port}/api"
+    try:
+        wait_healthy(api_url, process, SERVER_START_TIMEOUT)
+        info = PrefectInfo(f"`prefect server start` subprocess (SQLite under {home})")
         info.startup_seconds = time.perf_counter() - started
-        server = SubprocessASGIServer._instances.get(None)
-        process = getattr(server, "server_process", None)
-        info.pid = process.pid if process is not None else None
-        yield info
+        info.pid = process.pid
+        os.environ["PREFECT_API_URL"] = api_url  # for the parse pool's forkserver, say
+        with temporary_settings(updates={PREFECT_API_URL: api_url}):
+            yield info
+    finally:
+        os.environ.pop("PREFECT_API_URL", None)
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -910,7 +931,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         host = FeedHost(args.hosts, nagle=args.nagle, feeds=args.feeds, items=args.items,
                         seed=args.seed, mutated_share=MUTATED_SHARE)  # fmt: skip
-        with host, prefect_server() as info, MemorySampler() as memory:
+        with host, prefect_server(tmp / "prefect") as info, MemorySampler() as memory:
             print(f"Prefect: {info.mode}", file=sys.stderr)
             meta.update(host.generated.meta)
             memory.exclude.add(host.pid)  # the feed servers are not parley
