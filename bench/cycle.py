@@ -638,7 +638,19 @@ async def run_all(bench: Bench) -> dict[str, Any]:
         rss_mib=peak_rss_mib(),
     )
     return {"rows": rows, "floor": floor_row, "floor_pool": pool_row,
-            "plain": median_plain(plains) if plains else None}  # fmt: skip
+            "plain": median_plain(plains) if plains else None,
+            "process_start": process_start()}  # fmt: skip
+
+
+def process_start(runs: int = 3) -> float:
+    """Seconds for a new interpreter to import the monitor flow (median of ``runs``)."""
+    command = [sys.executable, "-c", "import parley.flows.monitor"]
+    seconds = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        subprocess.run(command, check=True, timeout=120)
+        seconds.append(time.perf_counter() - started)
+    return statistics.median(seconds)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -711,6 +723,10 @@ def render(bench: Bench, result: dict[str, Any], meta: dict[str, Any]) -> str:
         f"- peak RSS of this process: **{peak_rss_mib():.0f} MiB** (ru_maxrss; the feed "
         f"servers and the generated bodies are in another process)"
         + (f"; Prefect server subprocess: {server_rss:.0f} MiB (VmHWM)" if server_rss else ""),
+        f"- not in the cycle figures: a flow run that Prefect's runner (`parley serve`) or a "
+        f"process worker starts runs in a new Python process, which first imports parley and "
+        f"Prefect: {result['process_start']:.2f} s here (median of 3, "
+        f"`python -c 'import parley.flows.monitor'`)",
         "",
         *targets(bench, rows, floor_row, result["floor_pool"]),
         "",
