@@ -28,6 +28,7 @@ from parley.flows.backfill import backfill
 from parley.flows.deliver import deliver
 from parley.flows.digest import digest
 from parley.flows.monitor import monitor
+from parley.flows.monitor_shard import monitor_shard
 from parley.flows.pipeline.startup import check_start
 from parley.flows.settings import load_settings
 
@@ -39,7 +40,8 @@ def deployments(
     interval: int, digest_cron: str = "0 7 * * *", timezone: str = "UTC"
 ) -> list[RunnerDeployment]:
     """monitor every ``interval`` s (never two at once), deliver every minute, the digest on
-    ``digest_cron`` in ``timezone``, backfill by hand."""
+    ``digest_cron`` in ``timezone``, backfill by hand, and monitor-shard for the monitor's
+    shard runs (PARLEY_SHARDS above 1: each shard in a process of its own, side by side)."""
     one_at_a_time = ConcurrencyLimitConfig(
         limit=1, collision_strategy=ConcurrencyLimitStrategy.CANCEL_NEW
     )
@@ -52,6 +54,7 @@ def deployments(
         digest.to_deployment(name="digest", schedule=Cron(digest_cron, timezone=timezone),
                              concurrency_limit=one_at_a_time, entrypoint_type=module),
         backfill.to_deployment(name="backfill", entrypoint_type=module),
+        monitor_shard.to_deployment(name="monitor-shard", entrypoint_type=module),
     ]  # fmt: skip
     return [d for d in made if isinstance(d, RunnerDeployment)]
 

@@ -90,6 +90,13 @@ def _run_deployment(api: str, name: str) -> str:
     raise AssertionError(f"flow run {run_id} of {name} did not finish in {RUN_TIMEOUT} s")
 
 
+def _shard_runs(api: str) -> list[str]:
+    with httpx.Client(base_url=api, timeout=30) as client:
+        body = {"flows": {"name": {"any_": ["monitor-shard"]}}}
+        runs = client.post("/flow_runs/filter", json=body).raise_for_status().json()
+    return sorted(str(run["state"]["type"]) for run in runs)
+
+
 def _post(client: httpx.Client, path: str) -> dict[str, object]:
     """POST, retrying while the server answers 503 (its SQLite is busy right after start)."""
     for _ in range(30):
@@ -110,6 +117,7 @@ def test_serve_runs_the_monitor_deployment_and_stops_cleanly(
     tmp_path: Path, serve_env: tuple[dict[str, str], FeedServer]
 ) -> None:
     env, _server = serve_env
+    env["PARLEY_SHARDS"] = "2"  # the monitor runs its shards through the served monitor-shard
     parley = shutil.which("parley", path=str(Path(sys.executable).parent))
     assert parley, "the parley command is not installed next to this Python"
     process = subprocess.Popen(
@@ -128,6 +136,7 @@ def test_serve_runs_the_monitor_deployment_and_stops_cleanly(
         assert delivered >= len(DEMO_FEEDS)
         assert _run_deployment(api, "monitor/monitor") == "COMPLETED"
         assert len(jsonl_alerts(tmp_path / "alerts.jsonl")) == delivered  # nothing new
+        assert _shard_runs(api) == ["COMPLETED"] * 4  # two per monitor run
     finally:
         process.send_signal(signal.SIGTERM)
         try:
