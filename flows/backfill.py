@@ -19,6 +19,7 @@ from parley.flows.pipeline.backfill import (
     is_url,
     rematch,
     source_feed_ids,
+    store_file,
 )
 from parley.flows.pipeline.cycle import Runtime, fetch_config, open_runtime, process
 from parley.flows.pipeline.dumps import DEFAULT_BATCH, DumpJob, ingest_dump
@@ -111,7 +112,16 @@ async def _ingest_feeds(
         report.notes.append(outcome.note())
         if outcome.feed.error:
             report.problems.append(outcome.feed.error)
-    files = [file_result(feed_id, Path(src)) for src, feed_id in pairs if not is_url(src)]
-    report.sources += process(runtime, files)
+    files = [(Path(src), feed_id) for src, feed_id in pairs if not is_url(src)]
+    if window.since is None and window.until is None:
+        report.sources += process(runtime, [file_result(feed_id, path) for path, feed_id in files])
+    else:
+        for path, feed_id in files:
+            outcome, outside = store_file(runtime, feed_id, path, window)
+            report.sources.append(outcome)
+            report.notes.append(f"file {path}: {outcome.new} new, {outcome.changed} edited, "
+                                f"{outside} outside the date range")  # fmt: skip
+            if outcome.error:
+                report.problems.append(outcome.error)
     report.matches = [m for outcome in report.sources for m in outcome.matches]
     report.examined = sum(o.new + o.changed for o in report.sources)

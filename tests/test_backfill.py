@@ -104,6 +104,21 @@ def test_ingest_records_matches_and_queues_alerts_only_with_send(store: Monitor)
     assert jsonl_alerts(store.tmp / "alerts.jsonl") == []  # queued, not delivered
 
 
+def test_a_feed_file_is_cut_to_the_date_range(store: Monitor) -> None:
+    dnipro = FIRST / "dnipro-wire.xml"  # items of 12, 18, 21 and 22 March 2025
+    since, until = datetime(2025, 3, 15, tzinfo=UTC), datetime(2025, 3, 22, tzinfo=UTC)
+    report = _run(sources=[str(dnipro)], since=since, until=until)
+    (source,) = report.sources
+    assert (source.status, source.new, source.error) == ("ok", 2, None)
+    assert f"file {dnipro}: 2 new, 0 edited, 2 outside the date range" in report.notes
+    assert store.entries() == 2
+    assert all(since <= m.published_at < until for m in report.matches if m.published_at)
+    again = _run(sources=[str(dnipro)], since=since, until=until)  # idempotent
+    assert (again.sources[0].new, store.entries()) == (0, 2)
+    everything = _run(sources=[str(dnipro)])  # no range: the whole file, as a fetch would
+    assert (everything.sources[0].new, store.entries()) == (2, 4)
+
+
 def test_a_missing_source_file_is_reported_by_name(store: Monitor, tmp_path: Path) -> None:
     missing = tmp_path / "no-such-feed.xml"
     report = _run(sources=[str(missing)])

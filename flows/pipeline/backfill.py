@@ -15,7 +15,14 @@ from sqlmodel import Session
 
 from parley.flows.ingest.archive import Window
 from parley.flows.ingest.catalog import FeedSpec
-from parley.flows.ingest.model import EntryDraft, FetchResult, FetchStatus, Validators
+from parley.flows.ingest.model import (
+    EntryDraft,
+    FetchResult,
+    FetchStatus,
+    ParseStatus,
+    Validators,
+)
+from parley.flows.ingest.parse import parse_bytes
 from parley.flows.pipeline.cycle import Runtime, utcnow
 from parley.flows.pipeline.process import Pipeline, match_entry
 from parley.flows.pipeline.report import FeedOutcome, MatchRecord
@@ -111,6 +118,26 @@ def file_result(feed_id: int, path: Path) -> FetchResult:
     # feedparser flags every local file with a NonXMLContentType warning.
     headers = {"content-location": uri, "content-type": "application/xml"}
     return FetchResult(feed_id, uri, FetchStatus.OK, Validators(), body=body, headers=headers)
+
+
+def store_file(
+    runtime: Runtime, feed_id: int, path: Path, window: Window
+) -> tuple[FeedOutcome, int]:
+    """A local feed file's items in ``window`` stored and matched in one transaction; the
+    outcome and how many items fell outside the window (undated ones too, once it is set)."""
+    result = file_result(feed_id, path)
+    if result.body is None:
+        return FeedOutcome(feed_id, path.name, result.url, result.status.value, result.error), 0
+    parsed = parse_bytes(result.body, result.url, result.headers)
+    if parsed.status in (ParseStatus.NOT_A_FEED, ParseStatus.PARSE_ERROR):
+        return FeedOutcome(feed_id, path.name, result.url, parsed.status.value, parsed.message), 0
+    kept = [draft for draft in parsed.entries if window.holds(draft)]
+    with session_scope(runtime.engine) as session:
+        stored = store_drafts(session, runtime.pipeline, session.get_one(Feed, feed_id), kept,
+                              utcnow())  # fmt: skip
+    outcome = FeedOutcome(feed_id, path.name, result.url, parsed.status.value, new=stored.new,
+                          changed=stored.changed, matches=stored.matches)  # fmt: skip
+    return outcome, len(parsed.entries) - len(kept)
 
 
 def source_feed_ids(runtime: Runtime, sources: Sequence[str]) -> list[tuple[str, int]]:
