@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import hashlib
-import re
 import ssl
 import time
 from collections.abc import Sequence
@@ -20,8 +19,8 @@ from urllib.parse import urljoin, urlsplit, urlunsplit
 import httpx
 
 from parley.flows.ingest.model import FeedRequest, FetchResult, FetchStatus, Validators
+from parley.flows.ingest.redact import redact_url
 
-_USERINFO = re.compile(r"(?<=://)[^/@\s]+@")
 _RETRY_AFTER_STATUSES = frozenset({429, 503})
 
 
@@ -39,11 +38,6 @@ class FetchConfig:
 
 class _TooLarge(Exception):
     """The body is larger than FetchConfig.max_bytes."""
-
-
-def redact_url(text: str) -> str:
-    """Mask the userinfo (user:password@) of every URL in `text`."""
-    return _USERINFO.sub("***@", text)
 
 
 async def fetch_all(

@@ -16,7 +16,6 @@ from urllib.parse import urlsplit, urlunsplit
 import feedparser
 import nh3
 
-from parley.flows.ingest.fetch import redact_url
 from parley.flows.ingest.model import (
     EntryDraft,
     FetchResult,
@@ -24,6 +23,7 @@ from parley.flows.ingest.model import (
     ParseResult,
     ParseStatus,
 )
+from parley.flows.ingest.redact import redact_url
 
 _LINK_SCHEMES = frozenset({"http", "https"})
 _BLOCK_TAGS = frozenset(

@@ -18,9 +18,9 @@ from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
-from parley.flows.ingest.fetch import redact_url
 from parley.flows.ingest.model import FetchResult, FetchStatus, ParseResult
 from parley.flows.ingest.parse import parse_bytes, parse_feed
+from parley.flows.ingest.redact import redact_url
 
 log = logging.getLogger(__name__)
 

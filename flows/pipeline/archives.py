@@ -11,7 +11,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from parley.flows.ingest.archive import DEFAULT_MAX_PAGES, Page, Window, walk
-from parley.flows.ingest.fetch import FetchConfig, redact_url
+from parley.flows.ingest.fetch import FetchConfig
+from parley.flows.ingest.redact import redact_url
 from parley.flows.pipeline.backfill import run_key, store_drafts
 from parley.flows.pipeline.cycle import Runtime, utcnow
 from parley.flows.pipeline.progress import Meter, Sink
