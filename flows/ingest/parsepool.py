@@ -60,6 +60,9 @@ def parse_results(
     # forkserver: workers start from a clean single-threaded process, never a fork of this one
     # (which runs the event loop, HTTP and database threads).
     context = multiprocessing.get_context("forkserver")
+    # The fork server imports this module (feedparser, nh3) once and the workers fork from it,
+    # sharing those pages: the pool's processes hold ~37 MiB (PSS) instead of ~57.
+    context.set_forkserver_preload([__name__])
     workers = min(workers, len(todo))
     pool = ProcessPoolExecutor(
         workers, mp_context=context, initializer=_leave_with, initargs=(os.getpid(),)
