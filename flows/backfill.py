@@ -81,7 +81,8 @@ async def backfill(
                     meters[0].done = done
                     meters[0].finish()
 
-            report = rematch(runtime, since, until, write=apply or send, progress=progress)
+            report = rematch(runtime, since, until, write=apply or send, restart=restart,
+                             progress=progress)  # fmt: skip
         summary = "\n".join([report.render(), *(f"error: {p}" for p in report.problems)])
         await publish_matches(report.matches, settings.zone, "parley-backfill", summary)
         return report

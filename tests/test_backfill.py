@@ -16,7 +16,9 @@ from flowrun import DEMO, Monitor, jsonl_alerts
 from sqlmodel import select
 
 from parley.flows.backfill import backfill
-from parley.flows.pipeline.backfill import BackfillReport
+from parley.flows.pipeline.backfill import BackfillReport, rematch
+from parley.flows.pipeline.cycle import open_runtime
+from parley.flows.settings import load_settings
 from parley.flows.stories.assign import ALERTING
 from parley.storage.models import Feed, Match, OutboxAlert
 
@@ -177,3 +179,33 @@ def test_rematch_after_adding_topics(
         query = select(Match).where(Match.topic_key == "black-sea")
         match_ids = {m.id for m in s.exec(query) if m.kind in ALERTING}
         assert {r.match_id for r in s.exec(select(OutboxAlert))} == match_ids
+
+
+def test_an_interrupted_rematch_resumes_after_its_last_batch(
+    store: Monitor, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PARLEY_TOPICS_FILE", str(_topics_without(tmp_path, "znpp")))
+    _run(sources=sorted(str(p) for p in FIRST.glob("*.xml")))
+    monkeypatch.setenv("PARLEY_TOPICS_FILE", str(TOPICS))  # znpp is back: 4 matches to find
+    runtime = open_runtime(load_settings(), queue_alerts=False)
+    try:
+        dry = rematch(runtime, MARCH, APRIL, write=False)
+        expected = sorted((m.entry_id, m.topic_key) for m in dry.matches)
+        assert len(expected) == TOPIC_MATCHES["znpp"]
+
+        def interrupt(done: int, total: int) -> None:
+            raise KeyboardInterrupt  # Ctrl-C once the first batch is committed
+
+        with pytest.raises(KeyboardInterrupt):
+            rematch(runtime, MARCH, APRIL, write=True, batch=5, progress=interrupt)
+        first = store.matches()
+        resumed = rematch(runtime, MARCH, APRIL, write=True, batch=5)
+        assert resumed.notes == [f"re-match resumed after entry 5 of {FIRST_ITEMS}"]
+        assert resumed.examined == FIRST_ITEMS - 5
+        found = sorted(m.entry_id for m in resumed.matches)
+        assert len(store.matches()) == len(first) + len(found)
+        assert _topic_counts(store)["znpp"] == TOPIC_MATCHES["znpp"]  # each found once
+        again = rematch(runtime, MARCH, APRIL, write=True, batch=5)  # finished: starts over
+        assert (again.notes, again.examined, again.matches) == ([], FIRST_ITEMS, [])
+    finally:
+        runtime.engine.dispose()

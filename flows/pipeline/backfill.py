@@ -26,14 +26,16 @@ from parley.flows.ingest.parse import parse_bytes
 from parley.flows.pipeline.cycle import Runtime, utcnow
 from parley.flows.pipeline.process import Pipeline, match_entry
 from parley.flows.pipeline.report import FeedOutcome, MatchRecord
+from parley.storage import backfills
 from parley.storage.db import session_scope
 from parley.storage.entries import EntryChange, apply_entries
 from parley.storage.feeds import ensure_feed
 from parley.storage.matches import entries_between
-from parley.storage.models import Feed
+from parley.storage.models import Entry, Feed
 
 log = logging.getLogger(__name__)
 PROGRESS_EVERY = 500
+REMATCH_BATCH = 500  # entries re-matched per committed batch
 RENDER_MATCHES = 50  # match lines in a report; the artifact's table has them all
 DUMP_SUFFIXES = (".jsonl", ".ndjson")
 
@@ -159,27 +161,68 @@ def rematch(
     until: datetime | None,
     *,
     write: bool,
+    restart: bool = False,
+    batch: int = REMATCH_BATCH,
     progress: Callable[[int, int], None] | None = None,
 ) -> BackfillReport:
     """Match stored entries in [since, until) with the current topics.
 
     Only matches not recorded before are reported. A dry run does the same work in a
-    transaction that is rolled back, so its report is exactly what a real run would do.
+    transaction that is rolled back, so its report is exactly what a real run would do. A
+    real run commits every ``batch`` entries with its progress (table ``backfillrun``): run
+    again with the same range and topics, it resumes after the last committed batch
+    (``restart`` starts over). Entries stored meanwhile were matched when they were stored.
     """
     pipeline = runtime.pipeline
     report = BackfillReport("rematch", write=write, send=pipeline.queue_alerts and write)
-    with session_scope(runtime.engine) as session:
-        pairs = entries_between(session, since, until)
-        total = len(pairs)
-        for index, (entry, feed) in enumerate(pairs, start=1):
-            change = EntryChange(entry=entry, previous=None)
-            report.matches.extend(match_entry(session, pipeline, feed, change, utcnow()))
-            if progress and (index % PROGRESS_EVERY == 0 or index == total):
-                progress(index, total)
-        report.examined = total
-        if not write:
+    if not write:
+        with session_scope(runtime.engine) as session:
+            pairs = entries_between(session, since, until)
+            for index, (entry, feed) in enumerate(pairs, start=1):
+                report.matches.extend(_rematch_one(session, pipeline, entry, feed))
+                if progress and (index % PROGRESS_EVERY == 0 or index == len(pairs)):
+                    progress(index, len(pairs))
+            report.examined = len(pairs)
             _discard(session)
+        return report
+    key = run_key("rematch", "stored entries", Window(since, until),
+                  {"send": report.send, "topics": _topics_digest(pipeline)})  # fmt: skip
+    with Session(runtime.engine, expire_on_commit=False) as session:
+        try:
+            pairs = entries_between(session, since, until)
+            run, resumed = backfills.open_run(session, key, "re-match", utcnow(),
+                                              total=len(pairs), restart=restart)  # fmt: skip
+            run_id, start = run.id, (run.done if resumed else 0)
+            assert run_id is not None
+            session.commit()
+            if resumed:
+                report.notes.append(f"re-match resumed after entry {start:,} of {len(pairs):,}")
+            for offset in range(start, len(pairs), batch):
+                for entry, feed in pairs[offset : offset + batch]:
+                    report.matches.extend(_rematch_one(session, pipeline, entry, feed))
+                done = min(len(pairs), offset + batch)
+                backfills.advance(session, run_id, utcnow(), done=done)
+                session.commit()  # the batch's matches with its progress
+                if progress:
+                    progress(done, len(pairs))
+            backfills.finish(session, run_id, utcnow())
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+    report.examined = len(pairs) - start
     return report
+
+
+def _rematch_one(
+    session: Session, pipeline: Pipeline, entry: Entry, feed: Feed
+) -> list[MatchRecord]:
+    return match_entry(session, pipeline, feed, EntryChange(entry=entry, previous=None), utcnow())
+
+
+def _topics_digest(pipeline: Pipeline) -> str:
+    """Other topics, another run: a resumed re-match must not skip what new topics would catch."""
+    return hashlib.sha256(repr(pipeline.matcher.topics).encode()).hexdigest()[:16]
 
 
 def _discard(session: Session) -> None:
