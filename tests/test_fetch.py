@@ -19,6 +19,7 @@ from aiohttp.client_reqrep import ConnectionKey
 from parley.flows.ingest.fetch import FetchConfig, _classify, fetch_all, parse_retry_after
 from parley.flows.ingest.localserver import FeedServer
 from parley.flows.ingest.model import FeedRequest, FetchResult, FetchStatus, Validators
+from parley.flows.ingest.proxies import proxy_for
 
 FEEDS = Path(__file__).parent / "data" / "feeds"
 RSS = (FEEDS / "rss20_guid_dates_en.xml").read_bytes()
@@ -337,6 +338,45 @@ def test_per_host_limit_ignores_the_case_of_host_names() -> None:
         results = fetch(urls, FetchConfig(timeout=5, per_host=2, concurrency=16))
         assert all(r.status is FetchStatus.OK for r in results)
         assert server.max_in_flight == 2
+
+
+def test_proxy_from_the_environment(server: FeedServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    """FeedServer answers a proxy's absolute-form request line like any other: it serves as
+    the proxy here, for a host that does not exist."""
+    server.set("/proxied.xml", RSS)
+    for name in ("http_proxy", "all_proxy", "no_proxy", "HTTP_PROXY", "ALL_PROXY", "NO_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", f"http://relay:pa55@127.0.0.1:{server.port}")
+    result = fetch_one("http://feeds.example.test/proxied.xml")
+    assert result.status is FetchStatus.OK
+    assert result.body == RSS
+    [request] = [r for r in server.requests if r.path == "/proxied.xml"]
+    assert request.headers["host"] == "feeds.example.test"
+    assert (
+        request.headers["proxy-authorization"]
+        == "Basic " + base64.b64encode(b"relay:pa55").decode()
+    )
+    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{closed_port()}")
+    monkeypatch.setenv("NO_PROXY", "localhost,127.0.0.1")
+    assert fetch_one(server.url("/proxied.xml")).status is FetchStatus.OK
+
+
+@pytest.mark.parametrize(
+    ("url", "proxies", "expected"),
+    [
+        ("http://a.test/f", {}, None),
+        ("http://a.test/f", {"http": "http://p:3128"}, "http://p:3128"),
+        ("https://a.test/f", {"http": "http://p:3128"}, None),
+        ("https://a.test/f", {"all": "p:3128"}, "http://p:3128"),
+        ("http://a.test/f", {"http": "http://p:3128", "no": "*"}, None),
+        ("http://news.a.test/f", {"http": "http://p:3128", "no": "x.test, .a.test"}, None),
+        ("http://A.TEST/f", {"http": "http://p:3128", "no": "a.test"}, None),
+        ("http://ba.test/f", {"http": "http://p:3128", "no": "a.test"}, "http://p:3128"),
+        ("http://a.test/f", {"http": "http://u%40x:p@p:3128"}, "http://u%40x:p@p:3128"),
+    ],
+)
+def test_proxy_for(url: str, proxies: dict[str, str], expected: str | None) -> None:
+    assert proxy_for(url, proxies) == expected
 
 
 def test_a_dns_failure_is_a_connect_error() -> None:

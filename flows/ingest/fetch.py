@@ -12,7 +12,7 @@ import os
 import re
 import ssl
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -22,6 +22,7 @@ import aiohttp
 import certifi
 
 from parley.flows.ingest.model import FeedRequest, FetchResult, FetchStatus, Validators
+from parley.flows.ingest.proxies import env_proxies, proxy_for
 
 _USERINFO = re.compile(r"(?<=://)[^/@\s]+@")
 _RETRY_AFTER_STATUSES = frozenset({429, 503})
@@ -54,6 +55,7 @@ async def fetch_all(requests: Sequence[FeedRequest], config: FetchConfig) -> lis
     """Fetch every request with one session; results come back in the order of `requests`."""
     if not requests:
         return []
+    proxies = env_proxies()
     async with _session(config) as session:
         overall = asyncio.Semaphore(config.concurrency)
         per_host: dict[str, asyncio.Semaphore] = {}
@@ -61,7 +63,7 @@ async def fetch_all(requests: Sequence[FeedRequest], config: FetchConfig) -> lis
         async def run(request: FeedRequest) -> FetchResult:
             host_limit = per_host.setdefault(_host_key(request.url), _semaphore(config.per_host))
             async with host_limit, overall:
-                return await fetch_one(session, request, config)
+                return await fetch_one(session, request, config, proxies)
 
         return list(await asyncio.gather(*(run(request) for request in requests)))
 
@@ -70,12 +72,13 @@ async def fetch_one(
     session: aiohttp.ClientSession,
     request: FeedRequest,
     config: FetchConfig,
+    proxies: Mapping[str, str] | None = None,
 ) -> FetchResult:
     """Fetch one feed with `session`, turning every failure into a classified FetchResult."""
     started = time.monotonic()
     try:
         async with asyncio.timeout(config.timeout):
-            result = await _get(session, request, config)
+            result = await _get(session, request, config, proxies or {})
     except Exception as exc:  # every failure of one feed is data, never a crash of the cycle
         result = _failure(request, config, exc)
     return _with_elapsed(result, time.monotonic() - started)
@@ -125,12 +128,14 @@ async def _get(
     session: aiohttp.ClientSession,
     request: FeedRequest,
     config: FetchConfig,
+    proxies: Mapping[str, str],
 ) -> FetchResult:
     async with session.get(
         request.url,
         headers=_conditional_headers(request),
         # aiohttp gives up on reaching its max_redirects-th redirect; parley follows that many
         max_redirects=config.max_redirects + 1,
+        proxy=proxy_for(request.url, proxies),
     ) as response:
         headers = _feed_headers(response)
         if response.status == 304:
@@ -311,6 +316,7 @@ _KINDS: tuple[tuple[type[Exception], str], ...] = (
     (aiohttp.ClientConnectorError, "ConnectError"),  # refused, DNS, TLS, unreachable
     (aiohttp.ServerDisconnectedError, "RemoteProtocolError"),  # hung up before an answer
     (aiohttp.ClientPayloadError, "RemoteProtocolError"),  # body cut short or undecodable
+    (aiohttp.ClientHttpProxyError, "ProxyError"),  # the proxy refused the tunnel
     (aiohttp.ClientResponseError, "RemoteProtocolError"),  # an answer aiohttp cannot parse
     (aiohttp.NonHttpUrlClientError, "UnsupportedProtocol"),
 )
