@@ -185,11 +185,12 @@ def test_repeated_headers_are_joined_like_one() -> None:
 
 
 def test_a_long_header_is_accepted() -> None:
-    policy = "default-src 'self'; " + "img-src https://cdn.example.test; " * 350  # ~12 kB
+    policy = "; ".join(["default-src 'self'"] + ["img-src https://cdn.example.test"] * 360)
     with RawServer(lambda path, headers: [ok(RSS, **{"Content-Security-Policy": policy})]) as s:
         [result] = fetch([s.url("/csp.xml")])
     assert result.status is FetchStatus.OK
-    assert result.headers["content-security-policy"] == policy.strip()
+    assert len(policy) > 12_000
+    assert result.headers["content-security-policy"] == policy
 
 
 def test_a_body_sent_with_a_304_fails_that_fetch_only() -> None:
