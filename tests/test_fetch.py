@@ -236,10 +236,14 @@ def test_userinfo_is_masked_in_errors(server: FeedServer) -> None:
 
 
 def test_invalid_url_is_a_classified_failure() -> None:
-    [bad_scheme, no_host] = fetch(["ftp://example.invalid/feed", "http:///feed.xml"])
-    assert bad_scheme.status is FetchStatus.CONNECTION
-    assert no_host.status is FetchStatus.CONNECTION
-    assert (bad_scheme.error or "").startswith("fetch ftp://example.invalid/feed: ")
+    urls = ["ftp://example.invalid/feed", "http:///feed.xml", "http://127.0.0.1:99999/feed.xml"]
+    results = fetch(urls)
+    assert [r.status for r in results] == [FetchStatus.CONNECTION] * 3
+    assert [r.error for r in results] == [
+        "fetch ftp://example.invalid/feed: invalid URL (not http or https)",
+        "fetch http:///feed.xml: invalid URL (no host)",
+        "fetch http://127.0.0.1:99999/feed.xml: invalid URL (Port out of range 0-65535)",
+    ]
 
 
 def test_one_failing_feed_does_not_affect_the_others(server: FeedServer) -> None:
@@ -324,8 +328,9 @@ def test_redirect_to_another_scheme_is_classified(server: FeedServer) -> None:
     server.redirect("/to-ftp.xml", "ftp://127.0.0.1/feed.xml")
     result = fetch_one(server.url("/to-ftp.xml"))
     assert result.status is FetchStatus.CONNECTION
-    assert (result.error or "").startswith(
-        f"fetch {server.url('/to-ftp.xml')}: redirected to an invalid URL ("
+    assert result.error == (
+        f"fetch {server.url('/to-ftp.xml')}: redirected to an invalid URL "
+        "(ftp://127.0.0.1/feed.xml: not http or https)"
     )
 
 

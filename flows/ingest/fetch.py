@@ -302,9 +302,13 @@ def _classify(exc: Exception, config: FetchConfig) -> tuple[FetchStatus, str]:
     if isinstance(exc, aiohttp.TooManyRedirects):
         return FetchStatus.CONNECTION, f"more than {config.max_redirects} redirects"
     if isinstance(exc, aiohttp.RedirectClientError):
-        return FetchStatus.CONNECTION, f"redirected to an invalid URL ({_describe(exc)})"
+        target = exc.args[0] if exc.args else "?"  # the Location the server sent
+        return (
+            FetchStatus.CONNECTION,
+            f"redirected to an invalid URL ({target}: {_url_problem(exc)})",
+        )
     if isinstance(exc, aiohttp.InvalidURL | aiohttp.NonHttpUrlClientError):
-        return FetchStatus.CONNECTION, f"invalid URL ({_describe(exc)})"
+        return FetchStatus.CONNECTION, f"invalid URL ({_url_problem(exc)})"
     if isinstance(exc, aiohttp.ClientError | OSError):
         return FetchStatus.CONNECTION, f"connection failed ({_describe(exc)})"
     return FetchStatus.CONNECTION, f"unexpected error ({_describe(exc)})"
@@ -318,7 +322,6 @@ _KINDS: tuple[tuple[type[Exception], str], ...] = (
     (aiohttp.ClientPayloadError, "RemoteProtocolError"),  # body cut short or undecodable
     (aiohttp.ClientHttpProxyError, "ProxyError"),  # the proxy refused the tunnel
     (aiohttp.ClientResponseError, "RemoteProtocolError"),  # an answer aiohttp cannot parse
-    (aiohttp.NonHttpUrlClientError, "UnsupportedProtocol"),
 )
 
 
@@ -327,6 +330,17 @@ def _describe(exc: Exception) -> str:
     detail = exc.message if isinstance(exc, aiohttp.ClientResponseError) else str(exc)
     text = " ".join(detail.split())
     return f"{kind}: {text}" if text else kind
+
+
+def _url_problem(exc: Exception) -> str:
+    """What is wrong with a URL aiohttp refused (the message names the URL already)."""
+    if isinstance(exc, aiohttp.NonHttpUrlClientError):
+        return "not http or https"
+    if exc.__cause__ is not None:  # yarl's reason, e.g. "Port out of range 0-65535"
+        return " ".join(str(exc.__cause__).split()) or type(exc.__cause__).__name__
+    if isinstance(exc, aiohttp.InvalidURL) and exc.description:
+        return " ".join(exc.description.split())
+    return "no host"
 
 
 def _message(url: str, what: str) -> str:
