@@ -522,7 +522,7 @@ async def plain_cold(
                 )
             with step("due_requests (sync the feed rows)"):
                 requests, _ = due_requests(runtime, utcnow(), force=True)
-            with step("fetch_all (httpx, async, per-host limit)"):
+            with step("fetch_all (aiohttp, async, per-host limit)"):
                 results = await fetch_all(requests, fetch_config(settings))
             with step("process (parse, store, match, queue; a transaction per feed)"):
                 outcomes = process(runtime, results)

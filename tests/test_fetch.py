@@ -1,21 +1,25 @@
-"""fetch_all against a real FeedServer on loopback, plus one in-process MockTransport case."""
+"""fetch_all against a real FeedServer on loopback (tests/test_fetch_wire.py has a raw-socket
+server for answers FeedServer never gives: hang-ups, stray bytes, bad encodings, TLS)."""
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import gzip
 import socket
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from email.utils import format_datetime
 from pathlib import Path
 
-import httpx
+import aiohttp
 import pytest
+from aiohttp.client_reqrep import ConnectionKey
 
-from parley.flows.ingest.fetch import FetchConfig, fetch_all, parse_retry_after
+from parley.flows.ingest.fetch import FetchConfig, _classify, fetch_all, parse_retry_after
 from parley.flows.ingest.localserver import FeedServer
 from parley.flows.ingest.model import FeedRequest, FetchResult, FetchStatus, Validators
+from parley.flows.ingest.proxies import proxy_for
 
 FEEDS = Path(__file__).parent / "data" / "feeds"
 RSS = (FEEDS / "rss20_guid_dates_en.xml").read_bytes()
@@ -232,10 +236,14 @@ def test_userinfo_is_masked_in_errors(server: FeedServer) -> None:
 
 
 def test_invalid_url_is_a_classified_failure() -> None:
-    [bad_scheme, no_host] = fetch(["ftp://example.invalid/feed", "http:///feed.xml"])
-    assert bad_scheme.status is FetchStatus.CONNECTION
-    assert no_host.status is FetchStatus.CONNECTION
-    assert (bad_scheme.error or "").startswith("fetch ftp://example.invalid/feed: ")
+    urls = ["ftp://example.invalid/feed", "http:///feed.xml", "http://127.0.0.1:99999/feed.xml"]
+    results = fetch(urls)
+    assert [r.status for r in results] == [FetchStatus.CONNECTION] * 3
+    assert [r.error for r in results] == [
+        "fetch ftp://example.invalid/feed: invalid URL (not http or https)",
+        "fetch http:///feed.xml: invalid URL (no host)",
+        "fetch http://127.0.0.1:99999/feed.xml: invalid URL (Port out of range 0-65535)",
+    ]
 
 
 def test_one_failing_feed_does_not_affect_the_others(server: FeedServer) -> None:
@@ -287,42 +295,102 @@ def test_empty_request_list() -> None:
     assert fetch([]) == []
 
 
-async def _endless() -> AsyncIterator[bytes]:
-    for _ in range(100):
-        yield b"<item/>" * 1_000
+@pytest.mark.parametrize(("max_redirects", "ok"), [(3, True), (2, False), (0, False)])
+def test_max_redirects_are_followed_and_no_more(
+    server: FeedServer, max_redirects: int, ok: bool
+) -> None:
+    server.set("/hop-end.xml", RSS)
+    for hop, target in enumerate(["/hop-1", "/hop-2", "/hop-end.xml"]):
+        server.redirect(f"/hop-{hop}", target, status=302)
+    result = fetch_one(server.url("/hop-0"), FetchConfig(timeout=2, max_redirects=max_redirects))
+    if ok:
+        assert result.status is FetchStatus.OK
+        assert result.headers["content-location"] == server.url("/hop-end.xml")
+    else:
+        assert result.error == f"fetch {server.url('/hop-0')}: more than {max_redirects} redirects"
 
 
-def _mock_handler(request: httpx.Request) -> httpx.Response:
-    if request.url.path == "/conditional.xml":
-        if request.headers.get("if-none-match") == '"v1"':
-            return httpx.Response(304, headers={"ETag": '"v1"'})
-        return httpx.Response(200, headers={"ETag": '"v1"'}, content=RSS)
-    if request.url.path == "/endless.xml":  # no Content-Length: only the stream cap stops it
-        return httpx.Response(200, content=_endless())
-    if request.url.path == "/broken.xml":
-        raise httpx.RemoteProtocolError("server hung up", request=request)
-    return httpx.Response(404)
+def test_userinfo_is_sent_as_basic_auth_and_kept_out_of_the_result(server: FeedServer) -> None:
+    server.set("/members.xml", RSS)
+    server.redirect("/members-old.xml", "/members.xml")
+    url = f"http://reader:s3cret@127.0.0.1:{server.port}/members-old.xml"
+    result = fetch_one(url)
+    assert result.status is FetchStatus.OK
+    assert result.url == url  # the feed's own URL, as stored
+    assert result.headers["content-location"] == server.url("/members.xml")
+    assert "s3cret" not in repr(result.headers)
+    expected = "Basic " + base64.b64encode(b"reader:s3cret").decode()
+    sent = [r.headers.get("authorization") for r in server.requests if "members" in r.path]
+    assert sent[-2:] == [expected, expected]  # the redirect stays on the same origin
 
 
-def test_mock_transport_in_process() -> None:
-    base = "https://feeds.example.test"
-    requests = [
-        FeedRequest(1, f"{base}/conditional.xml"),
-        FeedRequest(2, f"{base}/conditional.xml", Validators(etag='"v1"', body_hash="h")),
-        FeedRequest(3, f"{base}/endless.xml"),
-        FeedRequest(4, f"{base}/broken.xml"),
-    ]
-    config = FetchConfig(timeout=2, max_bytes=50_000)
-    transport = httpx.MockTransport(_mock_handler)
-    results = asyncio.run(fetch_all(requests, config, transport=transport))
-    assert [r.status for r in results] == [
-        FetchStatus.OK,
-        FetchStatus.NOT_MODIFIED,
-        FetchStatus.TOO_LARGE,
-        FetchStatus.CONNECTION,
-    ]
-    assert results[0].validators.etag == '"v1"'
-    assert results[1].validators == Validators(etag='"v1"', body_hash="h")
-    assert results[3].error == (
-        f"fetch {base}/broken.xml: connection failed (RemoteProtocolError: server hung up)"
+def test_redirect_to_another_scheme_is_classified(server: FeedServer) -> None:
+    server.redirect("/to-ftp.xml", "ftp://127.0.0.1/feed.xml")
+    result = fetch_one(server.url("/to-ftp.xml"))
+    assert result.status is FetchStatus.CONNECTION
+    assert result.error == (
+        f"fetch {server.url('/to-ftp.xml')}: redirected to an invalid URL "
+        "(ftp://127.0.0.1/feed.xml: not http or https)"
+    )
+
+
+def test_per_host_limit_ignores_the_case_of_host_names() -> None:
+    with FeedServer() as server:
+        for i in range(6):
+            server.set(f"/case-{i}.xml", RSS, delay=0.15)
+        hosts = ["localhost", "LOCALHOST", "LocalHost"]
+        urls = [f"http://{hosts[i % 3]}:{server.port}/case-{i}.xml" for i in range(6)]
+        results = fetch(urls, FetchConfig(timeout=5, per_host=2, concurrency=16))
+        assert all(r.status is FetchStatus.OK for r in results)
+        assert server.max_in_flight == 2
+
+
+def test_proxy_from_the_environment(server: FeedServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    """FeedServer answers a proxy's absolute-form request line like any other: it serves as
+    the proxy here, for a host that does not exist."""
+    server.set("/proxied.xml", RSS)
+    for name in ("http_proxy", "all_proxy", "no_proxy", "HTTP_PROXY", "ALL_PROXY", "NO_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", f"http://relay:pa55@127.0.0.1:{server.port}")
+    result = fetch_one("http://feeds.example.test/proxied.xml")
+    assert result.status is FetchStatus.OK
+    assert result.body == RSS
+    [request] = [r for r in server.requests if r.path == "/proxied.xml"]
+    assert request.headers["host"] == "feeds.example.test"
+    assert (
+        request.headers["proxy-authorization"]
+        == "Basic " + base64.b64encode(b"relay:pa55").decode()
+    )
+    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{closed_port()}")
+    monkeypatch.setenv("NO_PROXY", "localhost,127.0.0.1")
+    assert fetch_one(server.url("/proxied.xml")).status is FetchStatus.OK
+
+
+@pytest.mark.parametrize(
+    ("url", "proxies", "expected"),
+    [
+        ("http://a.test/f", {}, None),
+        ("http://a.test/f", {"http": "http://p:3128"}, "http://p:3128"),
+        ("https://a.test/f", {"http": "http://p:3128"}, None),
+        ("https://a.test/f", {"all": "p:3128"}, "http://p:3128"),
+        ("http://a.test/f", {"http": "http://p:3128", "no": "*"}, None),
+        ("http://news.a.test/f", {"http": "http://p:3128", "no": "x.test, .a.test"}, None),
+        ("http://A.TEST/f", {"http": "http://p:3128", "no": "a.test"}, None),
+        ("http://ba.test/f", {"http": "http://p:3128", "no": "a.test"}, "http://p:3128"),
+        ("http://a.test/f", {"http": "http://u%40x:p@p:3128"}, "http://u%40x:p@p:3128"),
+    ],
+)
+def test_proxy_for(url: str, proxies: dict[str, str], expected: str | None) -> None:
+    assert proxy_for(url, proxies) == expected
+
+
+def test_a_dns_failure_is_a_connect_error() -> None:
+    """Built by hand: a real lookup of a missing name would leave the machine."""
+    key = ConnectionKey("feeds.invalid", 443, True, True, None, None, None)
+    exc = aiohttp.ClientConnectorDNSError(key, socket.gaierror(-2, "Name or service not known"))
+    status, what = _classify(exc, FAST)
+    assert status is FetchStatus.CONNECTION
+    assert what == (
+        "connection failed (ConnectError: Cannot connect to host feeds.invalid:443 ssl:default "
+        "[Name or service not known])"
     )
