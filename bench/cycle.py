@@ -626,7 +626,7 @@ async def run_all(bench: Bench) -> dict[str, Any]:
     from parley.flows.ingest.parsepool import parse_workers
     from parley.flows.settings import load_settings
 
-    workers = parse_workers(load_settings().parse_workers)
+    workers = max(1, parse_workers(load_settings().parse_workers))
     pooled = [floor_pool(urls, workers) for _ in range(args.repeat)]
     pool_row = Row(
         phase=f"floor, parsing in {workers} processes (like parley's parse pool)",

@@ -51,16 +51,18 @@ def test_a_pool_gives_the_in_process_parses_in_order() -> None:
     assert any(p is not None and p.entries for p in pooled)
 
 
-def test_small_cycles_and_one_worker_parse_in_process() -> None:
+def test_small_cycles_and_no_pool_parse_in_process() -> None:
     results = fetched()
     expected = [parse_feed(r) if r.status is FetchStatus.OK else None for r in results]
-    assert list(parse_results(results, 1, min_bodies=1, min_bytes=0)) == expected
+    assert list(parse_results(results, 0, min_bodies=1, min_bytes=0)) == expected
+    assert list(parse_results(results, 1, min_bodies=1, min_bytes=0)) == expected  # one worker
     assert list(parse_results(results, 4)) == expected  # below the default thresholds
 
 
 def test_worker_count_setting() -> None:
     assert parse_workers(3) == 3
-    assert parse_workers(0) >= 1
+    assert parse_workers(1) == 0  # no pool: parse in the cycle's own process
+    assert parse_workers(0) == len(os.sched_getaffinity(0)) - 1  # a core left for storing
 
 
 CHILD = """
