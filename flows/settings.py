@@ -55,7 +55,7 @@ class Settings(BaseSettings):
         default=5, ge=0, description="Redirects followed before a fetch fails."
     )
     fetch_concurrency: int = Field(
-        default=32, gt=0, description="Feeds fetched at the same time in one cycle."
+        default=64, gt=0, description="Feeds fetched at the same time in one cycle."
     )
     fetch_per_host: int = Field(
         default=2, gt=0, description="Requests at the same time to one host."

@@ -36,7 +36,7 @@ class FetchConfig:
     timeout: float = 20
     max_bytes: int = 10_000_000
     max_redirects: int = 5
-    concurrency: int = 32
+    concurrency: int = 64
     per_host: int = 2
     user_agent: str = "parley/0.1 (news monitor)"
 
