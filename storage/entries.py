@@ -57,10 +57,15 @@ class Snapshot:
 
 @dataclass(frozen=True)
 class EntryChange:
-    """A new entry (``previous`` is None) or an edited one (``previous`` is its last text)."""
+    """A new entry (``previous`` is None) or an edited one (``previous`` is its last text).
+
+    ``inserted``: this transaction stored the entry for the first time, so no match or story
+    refers to it yet (a new entry handed over by a re-match was stored before).
+    """
 
     entry: Entry
     previous: Snapshot | None
+    inserted: bool = False
 
     @property
     def kind(self) -> str:
@@ -164,7 +169,7 @@ def _insert_all(
     revisions = [_revision_values(inserted[d.uid], 1, d, now) for d in drafts if d.uid in inserted]
     insert_many_ignore(session, EntryRevision, revisions, ["entry_id", "revision"])
     return [
-        EntryChange(entry=_stored(id=inserted[d.uid], **rows[d.uid]), previous=None)
+        EntryChange(entry=_stored(id=inserted[d.uid], **rows[d.uid]), previous=None, inserted=True)
         for d in drafts
         if d.uid in inserted
     ]
