@@ -192,7 +192,7 @@ def _insert_all(
         )
     )
     revisions = [_revision_values(inserted[d.uid], 1, d, now) for d in drafts if d.uid in inserted]
-    insert_many_ignore(session, EntryRevision, revisions, ["entry_id", "revision"])
+    insert_many_ignore(session, EntryRevision, revisions, ["entry_id", "revision"], returning=())
     return [
         EntryChange(entry=_stored(id=inserted[d.uid], **rows[d.uid]), previous=None, inserted=True)
         for d in drafts

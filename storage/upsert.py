@@ -23,11 +23,8 @@ def _statement(
     table: Table, conflict_columns: tuple[str, ...], returning: tuple[str, ...], dialect: str
 ) -> Insert:
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    return (
-        insert(table)
-        .on_conflict_do_nothing(index_elements=list(conflict_columns))
-        .returning(*(table.c[name] for name in returning))
-    )
+    statement = insert(table).on_conflict_do_nothing(index_elements=list(conflict_columns))
+    return statement.returning(*(table.c[name] for name in returning)) if returning else statement
 
 
 def insert_ignore(
@@ -56,9 +53,12 @@ def insert_many_ignore(
     returning: Sequence[str] = ("id",),
     chunk: int = 200,
 ) -> list[tuple[Any, ...]]:
-    """Insert many rows in multi-row statements, skipping those that exist already.
+    """Insert many rows, skipping those that exist already.
 
     Returns the ``returning`` columns of the rows actually inserted (in no particular order).
+    With ``returning=()`` nothing is returned, and the rows go as one statement executed for
+    each row (the driver's executemany: a pipeline on PostgreSQL) instead of multi-row
+    statements, whose long text psycopg parses anew each time.
     """
     if not rows:
         return []
@@ -66,9 +66,11 @@ def insert_many_ignore(
     statement = _statement(model.__table__, tuple(conflict_columns), tuple(returning),  # type: ignore[attr-defined]
                            connection.dialect.name)  # fmt: skip
     # One statement executed over many parameter sets: SQLAlchemy compiles it once (cached)
-    # and sends the rows in batches ("insertmanyvalues"), with RETURNING on both backends.
+    # and, with RETURNING, sends the rows in batches ("insertmanyvalues") on both backends.
     inserted: list[tuple[Any, ...]] = []
     for start in range(0, len(rows), chunk):
         batch = [dict(row) for row in rows[start : start + chunk]]
-        inserted.extend(tuple(row) for row in connection.execute(statement, batch))
+        result = connection.execute(statement, batch)
+        if returning:
+            inserted.extend(tuple(row) for row in result)
     return inserted
