@@ -191,7 +191,9 @@ def safe_link(link: str | None) -> str | None:
     """An http(s) link with markup-active characters percent-encoded, or None."""
     if not link:
         return None
-    text = "".join(ch for ch in link.strip() if unicodedata.category(ch)[0] != "C")
+    text = link.strip()
+    if not text.isprintable():  # printable text has no control or format characters (C*)
+        text = "".join(ch for ch in text if unicodedata.category(ch)[0] != "C")
     parts = urlsplit(text)
     if parts.scheme.lower() not in {"http", "https"} or not parts.netloc:
         return None
@@ -239,6 +241,8 @@ def _matched_line(terms: tuple[str, ...], field: str) -> str:
 
 def _strip_controls(text: str, *, keep_newlines: bool) -> str:
     """Drop control, format (bidi, zero-width) and surrogate characters."""
+    if text.isprintable():  # no Cc, Cf or Cs character (nor \r, \n, \t): nothing to do
+        return text
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     out = []
     for ch in text:

@@ -5,9 +5,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
+from sqlalchemy import insert
 from sqlmodel import Session, col, func, select
 
 from .models import DeliveryAttempt
+
+_INSERT = insert(DeliveryAttempt.__table__)  # type: ignore[attr-defined]  # built once
 
 
 def record(
@@ -26,22 +29,22 @@ def record(
 ) -> None:
     """Add one attempt; call it in the transaction that marks the row sent or failed.
 
-    ``target`` and ``detail`` must already have the channel's secrets masked.
+    ``target`` and ``detail`` must already have the channel's secrets masked. The row is
+    written at once (one INSERT on the session's connection, no ORM object).
     """
-    session.add(
-        DeliveryAttempt(
-            outbox_id=row_id,
-            attempted_at=attempted_at,
-            ok=ok,
-            status=status,
-            http_status=http_status,
-            service=service,
-            target=target,
-            detail=detail,
-            duration_ms=duration_ms,
-            bundle_id=bundle_id,
-        )
-    )
+    values = {
+        "outbox_id": row_id,
+        "attempted_at": attempted_at,
+        "ok": ok,
+        "status": status,
+        "http_status": http_status,
+        "service": service,
+        "target": target,
+        "detail": detail,
+        "duration_ms": duration_ms,
+        "bundle_id": bundle_id,
+    }
+    session.connection().execute(_INSERT, values)
 
 
 def of_row(session: Session, row_id: int) -> list[DeliveryAttempt]:

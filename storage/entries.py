@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from sqlalchemy import update
+from sqlalchemy import Row, bindparam, update
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, func, select
 
 from .models import Entry, EntryRevision
@@ -57,10 +58,15 @@ class Snapshot:
 
 @dataclass(frozen=True)
 class EntryChange:
-    """A new entry (``previous`` is None) or an edited one (``previous`` is its last text)."""
+    """A new entry (``previous`` is None) or an edited one (``previous`` is its last text).
+
+    ``inserted``: this transaction stored the entry for the first time, so no match or story
+    refers to it yet (a new entry handed over by a re-match was stored before).
+    """
 
     entry: Entry
     previous: Snapshot | None
+    inserted: bool = False
 
     @property
     def kind(self) -> str:
@@ -95,11 +101,35 @@ def _chunks(items: list[str], size: int) -> Iterator[list[str]]:
         yield items[start : start + size]
 
 
-def _existing(session: Session, feed_id: int, uids: list[str]) -> dict[str, Entry]:
-    found: dict[str, Entry] = {}
+_ENTRY = Entry.__table__  # type: ignore[attr-defined]
+# What storing a feed reads every time, built once and run on the session's connection (no
+# ORM objects, no autoflush): the stored entries among the feed's uids, its latest times.
+_EXISTING = sa_select(
+    *(_ENTRY.c[name] for name in ("id", "feed_id", "uid", "title", "summary", "link",
+                                  "content_hash", "revision", "first_seen_at"))
+).where(
+    _ENTRY.c.feed_id == bindparam("feed_id"),
+    _ENTRY.c.uid.in_(bindparam("uids", expanding=True)),
+)  # fmt: skip
+_WHEN = func.coalesce(_ENTRY.c.published_at, _ENTRY.c.first_seen_at)
+_RECENT_TIMES = (
+    sa_select(_WHEN)
+    .where(_ENTRY.c.feed_id == bindparam("feed_id"))
+    .order_by(_WHEN.desc())
+    .limit(bindparam("limit"))
+)
+_WATCHED_SINCE = sa_select(func.min(_ENTRY.c.first_seen_at)).where(
+    _ENTRY.c.feed_id == bindparam("feed_id")
+)
+
+
+def _existing(session: Session, feed_id: int, uids: list[str]) -> dict[str, Row[Any]]:
+    """The feed's stored entries among ``uids`` (the columns an edit needs), by uid."""
+    connection = session.connection()
+    found: dict[str, Row[Any]] = {}
     for chunk in _chunks(uids, LOOKUP_CHUNK):
-        query = select(Entry).where(Entry.feed_id == feed_id, col(Entry.uid).in_(chunk))
-        found.update({entry.uid: entry for entry in session.exec(query)})
+        rows = connection.execute(_EXISTING, {"feed_id": feed_id, "uids": chunk})
+        found.update({row.uid: row for row in rows})
     return found
 
 
@@ -162,9 +192,9 @@ def _insert_all(
         )
     )
     revisions = [_revision_values(inserted[d.uid], 1, d, now) for d in drafts if d.uid in inserted]
-    insert_many_ignore(session, EntryRevision, revisions, ["entry_id", "revision"])
+    insert_many_ignore(session, EntryRevision, revisions, ["entry_id", "revision"], returning=())
     return [
-        EntryChange(entry=_stored(id=inserted[d.uid], **rows[d.uid]), previous=None)
+        EntryChange(entry=_stored(id=inserted[d.uid], **rows[d.uid]), previous=None, inserted=True)
         for d in drafts
         if d.uid in inserted
     ]
@@ -180,7 +210,7 @@ def _stored(**values: Any) -> Entry:
 
 
 def _update(
-    session: Session, current: Entry, draft: EntryDraftLike, now: datetime
+    session: Session, current: Row[Any], draft: EntryDraftLike, now: datetime
 ) -> EntryChange | None:
     previous = Snapshot(current.revision, current.title, current.summary, current.link)
     revision = current.revision + 1
@@ -202,7 +232,6 @@ def _update(
         first_seen_at=current.first_seen_at,
         **values,
     )
-    session.expire(current)  # the row changed under the identity map
     return EntryChange(entry=entry, previous=previous)
 
 
@@ -217,9 +246,10 @@ def revisions(session: Session, entry_id: int) -> list[EntryRevision]:
 
 def recent_times(session: Session, feed_id: int, limit: int = 20) -> list[datetime]:
     """When the feed's latest entries appeared (published, else first seen), newest first."""
-    when = func.coalesce(Entry.published_at, Entry.first_seen_at)
-    query = select(when).where(Entry.feed_id == feed_id).order_by(when.desc()).limit(limit)
-    return [_aware(value) for value in session.exec(query)]
+    params = {"feed_id": feed_id, "limit": limit}
+    return [
+        _aware(value) for value in session.connection().execute(_RECENT_TIMES, params).scalars()
+    ]
 
 
 def _aware(value: datetime) -> datetime:
@@ -229,9 +259,8 @@ def _aware(value: datetime) -> datetime:
 
 def watched_since(session: Session, feed_id: int) -> datetime | None:
     """When parley first stored an entry of this feed."""
-    value = session.exec(
-        select(func.min(Entry.first_seen_at)).where(Entry.feed_id == feed_id)
-    ).one()
+    params = {"feed_id": feed_id}
+    value = session.connection().execute(_WATCHED_SINCE, params).scalar_one()
     return _aware(value) if value is not None else None
 
 

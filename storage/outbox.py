@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import ColumnElement, or_, update
+from sqlalchemy import ColumnElement, bindparam, or_, update
+from sqlalchemy import select as core_select
+from sqlalchemy.exc import NoResultFound
 from sqlmodel import Session, col, func, select
 
 from .models import OutboxAlert
@@ -15,6 +18,27 @@ PENDING, SENT, DEAD = "pending", "sent", "dead"
 IMMEDIATE, DIGEST = "immediate", "digest"
 BACKOFF_BASE = timedelta(seconds=30)
 BACKOFF_CAP = timedelta(hours=1)
+
+# What delivery runs once per row it sends, built once (see storage/upsert.py).
+_OUTBOX = OutboxAlert.__table__  # type: ignore[attr-defined]
+_MARK_SENT = (
+    update(_OUTBOX)
+    .where(_OUTBOX.c.id == bindparam("row_id"))
+    .values(
+        status=SENT,
+        attempts=_OUTBOX.c.attempts + 1,
+        sent_at=bindparam("now", type_=_OUTBOX.c.sent_at.type),
+        last_error=None,
+        claimed_until=None,
+    )
+)
+_LAST_SENT = core_select(func.max(_OUTBOX.c.sent_at)).where(
+    _OUTBOX.c.channel == bindparam("channel"), _OUTBOX.c.status == SENT
+)
+_HEALTH_ALERTED = core_select(func.count()).where(
+    _OUTBOX.c.kind == "health", _OUTBOX.c.title.startswith(bindparam("prefix"))
+)
+_HEALTH_ALERTED_SINCE = _HEALTH_ALERTED.where(_OUTBOX.c.created_at >= bindparam("since"))
 
 
 def enqueue(
@@ -191,15 +215,16 @@ def _claim_rows(
     until: datetime,
 ) -> list[OutboxAlert]:
     """Claim each candidate still matching ``where`` (a conditional UPDATE), then load them."""
+    # One statement for every candidate, built once, run on the connection once per row.
+    statement = (
+        update(_OUTBOX)
+        .where(_OUTBOX.c.id == bindparam("row_id"), *where)
+        .values(claimed_until=until)
+    )
+    connection = session.connection()
     claimed = []
     for row_id in candidates:
-        statement = (
-            update(OutboxAlert)
-            .where(col(OutboxAlert.id) == row_id, *where)
-            .values(claimed_until=until)
-            .execution_options(synchronize_session=False)
-        )
-        if row_id is not None and session.execute(statement).rowcount == 1:  # type: ignore[attr-defined]
+        if row_id is not None and connection.execute(statement, {"row_id": row_id}).rowcount == 1:
             claimed.append(row_id)
     if not claimed:
         return []
@@ -228,13 +253,11 @@ def release_digest_rows(session: Session, digest_channels: set[str]) -> int:
 
 
 def mark_sent(session: Session, row_id: int, now: datetime) -> None:
-    row = session.get_one(OutboxAlert, row_id, populate_existing=True)
-    row.status = SENT
-    row.attempts += 1
-    row.sent_at = now
-    row.last_error = None
-    row.claimed_until = None
-    session.add(row)
+    """Mark the row sent (one more attempt, no error, no claim) with one UPDATE; an
+    OutboxAlert of the row already loaded in ``session`` keeps its old values."""
+    result = session.connection().execute(_MARK_SENT, {"row_id": row_id, "now": now})
+    if result.rowcount != 1:
+        raise NoResultFound(f"outbox row {row_id} does not exist")
 
 
 def defer(session: Session, row_id: int, until: datetime) -> None:
@@ -299,18 +322,17 @@ def counts(session: Session) -> dict[str, int]:
 
 def last_sent_at(session: Session, channel: str) -> datetime | None:
     """When ``channel`` last delivered an alert (None: never)."""
-    query = select(func.max(OutboxAlert.sent_at)).where(
-        OutboxAlert.channel == channel, OutboxAlert.status == SENT
+    when: datetime | None = (
+        session.connection().execute(_LAST_SENT, {"channel": channel}).scalar_one()
     )
-    return session.exec(query).one()
+    return when
 
 
 def health_alerted_since(session: Session, title_prefix: str, since: datetime | None) -> bool:
     """Whether a health alert whose title starts with ``title_prefix`` was queued after
     ``since`` (None: ever) — so a "recovered" follows only a "failing" of the same streak."""
-    query = select(func.count()).where(
-        OutboxAlert.kind == "health", col(OutboxAlert.title).startswith(title_prefix)
-    )
+    params: dict[str, Any] = {"prefix": title_prefix}
+    statement = _HEALTH_ALERTED
     if since is not None:
-        query = query.where(col(OutboxAlert.created_at) >= since)
-    return session.exec(query).one() > 0
+        params["since"], statement = since, _HEALTH_ALERTED_SINCE
+    return int(session.connection().execute(statement, params).scalar_one()) > 0

@@ -1,12 +1,30 @@
-"""Insert-or-ignore that works the same on SQLite and PostgreSQL."""
+"""Insert-or-ignore that works the same on SQLite and PostgreSQL.
+
+The statements are built once per table, conflict target and database kind, and run on the
+session's connection: a row costs one round trip and no statement building (which took longer
+than the INSERT itself). Being connection-level, they do not flush the session first: a row
+they refer to must be in the database already (flushed, or written by a statement like these).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from functools import cache
 from typing import Any
 
+from sqlalchemy import Table
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.sql.dml import Insert
 from sqlmodel import Session, SQLModel
+
+
+@cache
+def _statement(
+    table: Table, conflict_columns: tuple[str, ...], returning: tuple[str, ...], dialect: str
+) -> Insert:
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = insert(table).on_conflict_do_nothing(index_elements=list(conflict_columns))
+    return statement.returning(*(table.c[name] for name in returning)) if returning else statement
 
 
 def insert_ignore(
@@ -20,16 +38,10 @@ def insert_ignore(
     Returns the new row's id, or None when the row was already there (inserted by an earlier
     run or by a concurrent one) — the caller then knows the work was done before.
     """
-    table = model.__table__  # type: ignore[attr-defined]
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = (
-        insert(table)
-        .values(**values)
-        .on_conflict_do_nothing(index_elements=list(conflict_columns))
-        .returning(table.c.id)
-    )
-    new_id = session.execute(statement).scalar_one_or_none()
+    connection = session.connection()
+    statement = _statement(model.__table__, tuple(conflict_columns), ("id",),  # type: ignore[attr-defined]
+                           connection.dialect.name)  # fmt: skip
+    new_id = connection.execute(statement, dict(values)).scalar_one_or_none()
     return int(new_id) if new_id is not None else None
 
 
@@ -41,25 +53,24 @@ def insert_many_ignore(
     returning: Sequence[str] = ("id",),
     chunk: int = 200,
 ) -> list[tuple[Any, ...]]:
-    """Insert many rows in multi-row statements, skipping those that exist already.
+    """Insert many rows, skipping those that exist already.
 
     Returns the ``returning`` columns of the rows actually inserted (in no particular order).
+    With ``returning=()`` nothing is returned, and the rows go as one statement executed for
+    each row (the driver's executemany: a pipeline on PostgreSQL) instead of multi-row
+    statements, whose long text psycopg parses anew each time.
     """
     if not rows:
         return []
-    table = model.__table__  # type: ignore[attr-defined]
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    columns = [table.c[name] for name in returning]
+    connection = session.connection()
+    statement = _statement(model.__table__, tuple(conflict_columns), tuple(returning),  # type: ignore[attr-defined]
+                           connection.dialect.name)  # fmt: skip
     # One statement executed over many parameter sets: SQLAlchemy compiles it once (cached)
-    # and sends the rows in batches ("insertmanyvalues"), with RETURNING on both backends.
-    statement = (
-        insert(table)
-        .on_conflict_do_nothing(index_elements=list(conflict_columns))
-        .returning(*columns)
-    )
+    # and, with RETURNING, sends the rows in batches ("insertmanyvalues") on both backends.
     inserted: list[tuple[Any, ...]] = []
     for start in range(0, len(rows), chunk):
         batch = [dict(row) for row in rows[start : start + chunk]]
-        inserted.extend(tuple(row) for row in session.execute(statement, batch))
+        result = connection.execute(statement, batch)
+        if returning:
+            inserted.extend(tuple(row) for row in result)
     return inserted

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import random
+import unicodedata
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
@@ -13,6 +15,7 @@ from parley.alerts.render import (
     MAX_SNIPPET,
     MAX_TITLE,
     AlertView,
+    _strip_controls,
     render_alert,
     word_diff,
 )
@@ -134,3 +137,35 @@ def test_lengths_are_capped() -> None:
     assert len(alert.body.splitlines()[0]) <= MAX_HEADLINE
     assert all(len(line) <= MAX_SNIPPET for line in alert.body.splitlines())
     assert "…" in alert.title
+
+
+def _strip_slowly(text: str, keep_newlines: bool) -> str:
+    """_strip_controls as it was before its fast path for printable text: every character."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    out = []
+    for ch in text:
+        if ch == "\n":
+            out.append("\n" if keep_newlines else " ")
+        elif ch == "\t":
+            out.append(" ")
+        elif unicodedata.category(ch) in {"Cc", "Cf", "Cs"} and ch not in "\u200c\u200d":
+            continue
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def test_printable_text_fast_path_cleans_as_before() -> None:
+    """Random text over the characters that matter (controls, bidi, zero-width joiners,
+    odd spaces, surrogates, private use, unassigned, Cyrillic): same result either way."""
+    rng = random.Random(20250327)
+    alphabet = ("aZ ЗАЕС'-:/?#%<>`@\r\n\t\x00\x7f\x85\u00a0\u00ad\u200b\u200c\u200d"
+                "\u2028\u2029\u202e\u2066\ufeff\ud800\ue000\U000e0001\u0378")  # fmt: skip
+    for _ in range(20_000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 12)))
+        for keep in (False, True):
+            assert _strip_controls(text, keep_newlines=keep) == _strip_slowly(text, keep)
+        link = "https://example.org/" + text
+        kept = "".join(ch for ch in link.strip() if unicodedata.category(ch)[0] != "C")
+        if link.strip().isprintable():
+            assert kept == link.strip()  # what lets safe_link skip its filter

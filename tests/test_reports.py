@@ -26,9 +26,10 @@ from parley.flows.reports.timeline import (
     write_timeline,
 )
 from parley.storage.db import session_scope
-from parley.storage.models import Entry, Feed, Story
+from parley.storage.models import Entry, Feed
 from parley.storage.stories import (
     DayCount,
+    StoryState,
     add_to_story,
     daily_counts,
     memberships,
@@ -97,7 +98,7 @@ def test_parley_help_does_not_import_matplotlib() -> None:
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
 
 
-def _open(session: Session, topic: str, entry: Entry, when: datetime) -> Story:
+def _open(session: Session, topic: str, entry: Entry, when: datetime) -> StoryState:
     return open_story(session, topic_key=topic, entry=entry, official=False, signature=[],
                       facts={}, when=when)  # fmt: skip
 

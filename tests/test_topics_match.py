@@ -98,6 +98,28 @@ def test_hyphen_optional_and_phrase_across_hyphen(matcher: TopicMatcher) -> None
     assert not matcher.match("prisoners swap", "")  # a word without * is matched whole
 
 
+def test_phrase_across_chunks_is_checked_on_the_text_after_it() -> None:
+    """A first word that may start a phrase only in the next chunks ("long" of "long range
+    drone strike") is looked at together with them: the phrase is found however it is spread
+    over chunks, with punctuation-only chunks between, and not found when the words after the
+    first one differ; the trigger test must never rule out what the full match finds."""
+    topics = parse_topics("""
+topics:
+  - key: strikes
+    name: Strikes
+    any: [long range drone strike]
+""")
+    matcher = TopicMatcher(topics)
+    for text in ("a long range drone strike", "long - range -- drone — strike", "long-range drone-strike",
+                 "the long, long range drone strike"):  # fmt: skip
+        assert [m.topic_key for m in matcher.match("", text)] == ["strikes"], text
+    for text in ("long and will publish", "long range drone", "long range, drone strike",
+                 "drone strike long range"):  # fmt: skip
+        assert not matcher.match("", text), text
+    assert not matcher._triggered(["a", "long", "summer", "and", "a", "warm", "one"])
+    assert matcher._triggered(["so", "long"])  # the run ends where the phrase may go on
+
+
 def test_words_match_whole_words_only(matcher: TopicMatcher) -> None:
     assert not matcher.match("XZNPP nuclear", "")
     assert not matcher.match("ZNPPs nuclear", "")

@@ -29,7 +29,7 @@ from parley.alerts.render import (
     safe_link,
 )
 from parley.storage import outbox
-from parley.storage.models import Entry, Feed, Match, OutboxAlert, Story
+from parley.storage.models import Entry, Feed, Match, OutboxAlert
 from parley.storage.stories import story_of_entry
 
 DigestSender = Callable[[Channel, str, str, str], SendOutcome]  # channel, title, body, format
@@ -165,8 +165,8 @@ def _find_story(session: Session, row: OutboxAlert) -> tuple[str, StoryLine]:
     if found is None:
         return fallback
     match, entry, feed = found
-    story: Story | None = story_of_entry(session, match.entry_id, match.topic_key)
-    if story is None or story.id is None:
+    story = story_of_entry(session, match.entry_id, match.topic_key)
+    if story is None:
         return f"entry:{entry.id}", StoryLine(entry.title, feed.name, entry.link)
     return f"story:{story.id}", StoryLine(story.headline, feed.name, entry.link)
 

@@ -29,7 +29,7 @@ from parley.flows.ingest.model import (
 from parley.flows.ingest.parse import parse_feed
 from parley.flows.pipeline.health import feed_health, feed_silence, silence
 from parley.flows.pipeline.report import FeedOutcome, MatchRecord
-from parley.flows.stories.assign import DEVELOPMENT, UPDATED, Decision, assign
+from parley.flows.stories.assign import DEVELOPMENT, NEW, UPDATED, Decision, assign
 from parley.flows.stories.facts import Facts, describe
 from parley.flows.topics.match import TopicMatch, TopicMatcher
 from parley.storage import outbox
@@ -45,8 +45,15 @@ from parley.storage.entries import (
 )
 from parley.storage.feeds import feed_rows, record_fetch
 from parley.storage.matches import match_exists, record_match
-from parley.storage.models import Entry, Feed, Story
-from parley.storage.stories import latest_developments, story_opener, story_outlets
+from parley.storage.models import Entry, Feed
+from parley.storage.stories import (
+    Opener,
+    StoryState,
+    latest_developments,
+    set_corroborated,
+    story_opener,
+    story_outlets,
+)
 
 
 @dataclass(frozen=True)
@@ -182,12 +189,15 @@ def match_entry(
     assert entry.id is not None
     records = []
     for hit in pipeline.matcher.match(entry.title, entry.summary):
-        if match_exists(session, entry.id, hit.topic_key, entry.revision):
+        # An entry stored by this transaction has no match yet (nor a story).
+        if not change.inserted and match_exists(session, entry.id, hit.topic_key, entry.revision):
             continue  # this revision was matched to this topic before
         decision = assign(session, topic_key=hit.topic_key, terms=tuple(hit.terms), feed=feed,
-                          entry=entry, previous=change.previous, now=now)  # fmt: skip
+                          entry=entry, previous=change.previous, now=now,
+                          inserted=change.inserted)  # fmt: skip
+        story = None
         if decision.story is not None:
-            _corroborate(decision.story, pipeline.corroboration)
+            story = _corroborate(session, decision.story, pipeline.corroboration)
         match_id = record_match(
             session,
             entry_id=entry.id,
@@ -208,14 +218,14 @@ def match_entry(
             subject = Subject(kind, hit.topic_key, hit.severity, feed.tier)
             chosen = targets(pipeline.channels, subject)
             if chosen:
-                view = _view(session, feed, entry, hit, decision, change.previous, pipeline)
+                view = _view(session, feed, entry, hit, decision, story, change.previous)
                 queued = _enqueue(session, chosen, feed, entry, hit, view, match_id, now, pipeline)
         records.append(_record(feed, entry, hit, decision.kind, queued))
     return records
 
 
-def _corroborate(story: Story, needed: int) -> None:
-    story.corroborated = story.outlets >= needed
+def _corroborate(session: Session, story: StoryState, needed: int) -> StoryState:
+    return set_corroborated(session, story, story.outlets >= needed)
 
 
 def _view(
@@ -224,11 +234,14 @@ def _view(
     entry: Entry,
     hit: TopicMatch,
     decision: Decision,
+    story: StoryState | None,
     previous: Snapshot | None,
-    pipeline: Pipeline,
 ) -> AlertView:
     diff = _diff(previous, entry) if decision.kind == UPDATED else None
-    story = _story_context(session, decision.story) if decision.story is not None else None
+    context = None
+    if story is not None:
+        opened_here = (feed, entry) if decision.kind == NEW else None
+        context = _story_context(session, story, opened_here)
     return AlertView(
         kind=decision.kind,
         topic_name=hit.topic_name,
@@ -243,25 +256,38 @@ def _view(
         snippet=hit.snippet,
         diff=diff,
         added=tuple(describe(decision.added)) if decision.kind == DEVELOPMENT else (),
-        story=story,
+        story=context,
     )
 
 
-def _story_context(session: Session, story: Story) -> StoryContext:
-    """What the alert says of its story: a few indexed reads, however large the story."""
-    assert story.id is not None
-    opener = story_opener(session, story.id)
-    developments = latest_developments(session, story.id, 2)
+def _story_context(
+    session: Session, story: StoryState, opened_here: tuple[Feed, Entry] | None = None
+) -> StoryContext:
+    """What the alert says of its story: a few indexed reads, however large the story.
+
+    ``opened_here``: the story was just opened by this entry of this feed, its only member,
+    so there is nothing to read.
+    """
+    opener: Opener | None
+    if opened_here is not None:
+        feed, entry = opened_here
+        opener = Opener(entry.title, entry.link, feed.name)
+        outlets: tuple[tuple[str, str | None], ...] = ((feed.name, entry.link),)
+        developments = []
+    else:
+        opener = story_opener(session, story.id)
+        outlets = tuple(story_outlets(session, story.id))
+        developments = latest_developments(session, story.id, 2)
     previous = None
     if len(developments) == 2:  # the one before the latest development
-        se, e = developments[1]
-        previous = "; ".join(describe(Facts.from_json(se.added))) or e.title
+        added, title = developments[1]
+        previous = "; ".join(describe(Facts.from_json(added))) or title
     return StoryContext(
         first_seen_at=story.first_seen_at,
-        opener_headline=opener[0].title if opener else story.headline,
-        opener_outlet=opener[1].name if opener else "",
-        opener_link=opener[0].link if opener else None,
-        outlets=tuple(story_outlets(session, story.id)),
+        opener_headline=opener.title if opener else story.headline,
+        opener_outlet=opener.outlet if opener else "",
+        opener_link=opener.link if opener else None,
+        outlets=outlets,
         official=story.official,
         corroborated=story.corroborated,
         previous_development=previous,

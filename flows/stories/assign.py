@@ -24,8 +24,14 @@ from parley.flows.stories.cluster import (
 )
 from parley.flows.stories.facts import Facts, extract_facts, new_facts
 from parley.storage.entries import Snapshot
-from parley.storage.models import Entry, Feed, Story
-from parley.storage.stories import add_to_story, open_story, recent_stories, story_of_entry
+from parley.storage.models import Entry, Feed
+from parley.storage.stories import (
+    StoryState,
+    add_to_story,
+    open_story,
+    recent_stories,
+    story_of_entry,
+)
 
 NEW, DEVELOPMENT, COVERAGE, UPDATED, QUIET = "new", "development", "coverage", "updated", "none"
 ALERTING = frozenset({NEW, DEVELOPMENT, UPDATED})
@@ -34,7 +40,7 @@ ALERTING = frozenset({NEW, DEVELOPMENT, UPDATED})
 @dataclass(frozen=True)
 class Decision:
     kind: str
-    story: Story | None
+    story: StoryState | None  # as stored once the entry is in it
     added: Facts = field(default_factory=Facts)
 
 
@@ -47,10 +53,14 @@ def assign(
     entry: Entry,
     previous: Snapshot | None,
     now: datetime,
+    inserted: bool = False,
 ) -> Decision:
-    """Record ``entry`` in a story of ``topic_key`` and say what it is to the reader."""
+    """Record ``entry`` in a story of ``topic_key`` and say what it is to the reader.
+
+    ``inserted``: the entry was first stored by this transaction, so no story holds it yet.
+    """
     assert entry.id is not None
-    current = story_of_entry(session, entry.id, topic_key)
+    current = None if inserted else story_of_entry(session, entry.id, topic_key)
     if current is not None:
         if previous is None:
             return Decision(QUIET, current)  # seen before (a re-match): nothing new to say
@@ -70,9 +80,9 @@ def assign(
     known = Facts.from_json(story.facts)
     added = significant(new_facts(known, facts))
     role = COVERAGE if added.is_empty() else DEVELOPMENT
-    add_to_story(session, story, entry, role=role, added=added.to_json(), when=when)
-    story.facts = known.union(facts).to_json()  # later items are compared with all that was said
-    session.add(story)
+    # Later items are compared with all that was said.
+    story = add_to_story(session, story, entry, role=role, added=added.to_json(), when=when,
+                         facts=known.union(facts).to_json())  # fmt: skip
     return Decision(role, story, added)
 
 
@@ -85,13 +95,12 @@ def significant(added: Facts) -> Facts:
     return Facts(numbers=added.numbers, dates=added.dates, statuses=added.statuses)
 
 
-def _view(story: Story) -> StoryView:
-    assert story.id is not None
+def _view(story: StoryState) -> StoryView:
     facts = Facts.from_json(story.facts)
     return StoryView(story.id, frozenset(story.signature), facts.numbers, facts.names)
 
 
-def _edit(story: Story, terms: tuple[str, ...], entry: Entry, previous: Snapshot) -> Decision:
+def _edit(story: StoryState, terms: tuple[str, ...], entry: Entry, previous: Snapshot) -> Decision:
     before = extract_facts(previous.title, previous.summary)
     # An outlet editing its own item: a new name counts too (unlike across outlets).
     found = new_facts(before, extract_facts(entry.title, entry.summary))

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 
 
 def wordlist(text: str) -> list[str]:
@@ -138,6 +139,7 @@ def is_acronym(word: str) -> bool:
     return len(letters) >= 2 and all(char.isupper() for char in letters)
 
 
+@lru_cache(maxsize=65_536)  # names recur across items: each word is keyed once
 def word_key(word: str) -> str:
     """The cross-language key of one word ("Умєрова" → "amrv"); "" when nothing is left."""
     word = POSSESSIVE.sub("", word)

@@ -74,24 +74,6 @@ class _Word:
     initial: bool  # first word of a sentence, a quote or a headline segment
 
 
-def _words(text: str) -> Iterator[_Word]:
-    previous: re.Match[str] | None = None
-    for match in WORD.finditer(text):
-        if previous is None:
-            initial = True
-        else:
-            gap = text[previous.end() : match.start()]
-            initial = bool(_SENTENCE_BREAK.search(gap)) or (
-                "." in gap and len(previous.group()) >= 3  # "U.S." and "Mr." do not end one
-            )
-        word = match.group()
-        compound = _LOWER_COMPOUND.search(word)  # "UAE-mediated", "Russia-backed"
-        if compound:
-            word = word[: compound.start()]
-        yield _Word(word, match.start(), match.start() + len(word), initial)
-        previous = match
-
-
 def _capitalised(word: str) -> bool:
     return word[0].isupper() and len(word) >= 2
 
@@ -104,24 +86,44 @@ def _is_title_case(text: str) -> bool:
 
 
 def _groups(text: str, title_case: bool) -> list[list[_Word]]:
-    """Runs of capitalised words separated by nothing but spaces."""
+    """Runs of capitalised words separated by nothing but spaces.
+
+    A word is marked initial when it starts a sentence, a quote or a headline segment (every
+    word of a title-case headline): only capitalised words need to know.
+    """
     groups: list[list[_Word]] = []
     current: list[_Word] = []
-    for word in _words(text):
-        if not _capitalised(word.text):
+    previous: re.Match[str] | None = None
+    for match in WORD.finditer(text):
+        word = match.group()
+        compound = _LOWER_COMPOUND.search(word)  # "UAE-mediated", "Russia-backed"
+        if compound:
+            word = word[: compound.start()]
+        if not _capitalised(word):
             if current:
                 groups.append(current)
             current = []
+            previous = match
             continue
-        if title_case:
-            word = _Word(word.text, word.start, word.end, True)
-        if current and text[current[-1].end : word.start].strip():
+        start = match.start()
+        initial = title_case or _starts_sentence(text, previous, match)
+        if current and text[current[-1].end : start].strip():
             groups.append(current)
             current = []
-        current.append(word)
+        current.append(_Word(word, start, start + len(word), initial))
+        previous = match
     if current:
         groups.append(current)
     return groups
+
+
+def _starts_sentence(text: str, previous: re.Match[str] | None, match: re.Match[str]) -> bool:
+    if previous is None:
+        return True
+    gap = text[previous.end() : match.start()]
+    return bool(_SENTENCE_BREAK.search(gap)) or (
+        "." in gap and len(previous.group()) >= 3  # "U.S." and "Mr." do not end one
+    )
 
 
 def _next_word_after(text: str, end: int) -> tuple[str, str]:

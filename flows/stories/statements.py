@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from functools import lru_cache
 
 from parley.flows.stories.name_keys import wordlist
 from parley.flows.topics.normalize import normalize
@@ -75,15 +76,25 @@ def _negated(words: Sequence[str], index: int) -> bool:
     return any(word in _NEGATIONS or word.endswith("n't") for word in before)
 
 
+WORD_CACHE = 65_536  # distinct words whose statuses are remembered
+
+
+@lru_cache(maxsize=WORD_CACHE)
+def _word_statuses(word: str) -> tuple[str, ...]:
+    """The statuses one word states by its stem (none for an infinitive); words recur across
+    items, so each is tried against the status patterns once."""
+    if _INFINITIVE.search(word):
+        return ()
+    return tuple(status for status, pattern in _STATUS_WORD_RES.items() if pattern.fullmatch(word))
+
+
 def extract_statuses(text: str) -> set[str]:
     words = _WORD.findall(text)
     statuses: set[str] = set()
     for index, word in enumerate(words):
-        if _INFINITIVE.search(word):
-            continue
-        for status, pattern in _STATUS_WORD_RES.items():
-            if pattern.fullmatch(word) and not _negated(words, index):
-                statuses.add(status)
+        found = _word_statuses(word)
+        if found and not _negated(words, index):
+            statuses.update(found)
     joined = " ".join(words)
     for status, pattern in _STATUS_PHRASE_RES.items():
         for match in pattern.finditer(joined):

@@ -62,7 +62,8 @@ class _TokenCache(dict[str, Candidates | None]):
 
 
 class _ChunkCache(dict[str, bool]):
-    """A run of text between spaces ("sea,", "в'язня") → whether an `any` term may start in it.
+    """A run of text between spaces ("sea,", "в'язня"), or a few such runs with the spaces
+    between them → whether an `any` term may start in it.
 
     A phrase is followed inside the chunk as far as the chunk goes: "в" alone cannot start
     "в'язн*" (an apostrophe never stands at a space), while "energy" may start
@@ -109,6 +110,14 @@ class TopicMatcher:
                     numbers = self._triggers.setdefault(term_id, [])
                     if number not in numbers:
                         numbers.append(number)
+        # the most words of an `any` phrase: how many chunks one can span
+        self._window = max(
+            (len(pattern.words) for index in (self._by_word, self._by_stem, self._by_skeleton,
+                                             self._by_skeleton_stem)
+             for entries in index.values() for pattern, term_id in entries
+             if term_id in self._triggers),
+            default=1,
+        )  # fmt: skip
         # the longest stem: longer prefixes of a token need no lookup
         self._max_stem = max((len(stem) for stem in self._by_stem), default=0)
         self._max_skeleton_stem = max((len(key) for key in self._by_skeleton_stem), default=0)
@@ -125,9 +134,7 @@ class TopicMatcher:
         chunks = (normal_chunks(title), normal_chunks(summary))
         regex_topics = self._regex_topics(chunks) if self._regex_triggers else set()
 
-        triggered = any(map(self._chunks.__getitem__, chunks[0])) or any(
-            map(self._chunks.__getitem__, chunks[1])
-        )
+        triggered = self._triggered(chunks[0]) or self._triggered(chunks[1])
         if not triggered and not regex_topics:
             return []
         texts = (self._prepare(0, title, chunks[0]), self._prepare(1, summary, chunks[1]))
@@ -209,6 +216,30 @@ class TopicMatcher:
                 if term_id in self._triggers and may_start(pattern, chunk, spans, tokens, index):
                     return True
         return False
+
+    def _triggered(self, chunks: list[str]) -> bool:
+        """Whether an `any` term may start in one of a field's chunks.
+
+        A chunk that may start one only if the phrase goes on past the chunk's end ("month",
+        for "month-long cease-fire") is checked again together with the chunks after it (see
+        _run): the same test on a longer run of the text, so a phrase that could still match
+        is never ruled out, while "month and will publish" is.
+        """
+        for index, chunk in enumerate(chunks):
+            if self._chunks[chunk] and self._chunks[self._run(chunks, index)]:
+                return True
+        return False
+
+    def _run(self, chunks: list[str], index: int) -> str:
+        """Chunk ``index`` and those after it, up to the one holding the last word a phrase
+        started in it can reach (one word per chunk at most: "cease - fire" is three chunks,
+        two words). The run ends inside a chunk, as a chunk does, so may_start treats its end
+        as it treats a chunk's: a phrase that may go on is kept."""
+        end, words = index, 0
+        while end < len(chunks) and words < self._window:
+            words += TOKEN.search(chunks[end]) is not None
+            end += 1
+        return " ".join(chunks[index:end])
 
     def _prepare(self, index: int, text: str, chunks: list[str]) -> FieldText:
         norm = " ".join(chunks)
