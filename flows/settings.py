@@ -63,7 +63,7 @@ class Settings(BaseSettings):
     parse_workers: int = Field(
         default=0,
         ge=0,
-        description="Processes that parse feed bodies in a cycle; 0: one per CPU but one, 1: no pool.",
+        description="Processes that parse feed bodies in a cycle; 0: one per CPU, 1: no pool.",
     )
     user_agent: str = Field(
         default="parley/0.1 (news monitor)", description="User-Agent sent with every request."

@@ -62,7 +62,7 @@ def test_small_cycles_and_no_pool_parse_in_process() -> None:
 def test_worker_count_setting() -> None:
     assert parse_workers(3) == 3
     assert parse_workers(1) == 0  # no pool: parse in the cycle's own process
-    assert parse_workers(0) == len(os.sched_getaffinity(0)) - 1  # a core left for storing
+    assert parse_workers(0) == len(os.sched_getaffinity(0))  # one per CPU
 
 
 CHILD = """
