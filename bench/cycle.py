@@ -151,7 +151,7 @@ def prefect_server(home: Path) -> Iterator[PrefectInfo]:
         return
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
-    from parley.flows.serve import free_port, wait_healthy
+    from parley.flows.serve import free_port, stop_server, wait_healthy
 
     started = time.perf_counter()
     port = free_port()
@@ -170,12 +170,7 @@ def prefect_server(home: Path) -> Iterator[PrefectInfo]:
             yield info
     finally:
         os.environ.pop("PREFECT_API_URL", None)
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+        stop_server(process)
 
 
 # ---------------------------------------------------------------------------------------------

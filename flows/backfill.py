@@ -118,11 +118,11 @@ async def _ingest_feeds(
         report.sources += process(runtime, [file_result(feed_id, path) for path, feed_id in files])
     else:
         for path, feed_id in files:
-            outcome, outside = store_file(runtime, feed_id, path, window)
-            report.sources.append(outcome)
-            report.notes.append(f"file {path}: {outcome.new} new, {outcome.changed} edited, "
+            stored, outside = store_file(runtime, feed_id, path, window)
+            report.sources.append(stored)
+            report.notes.append(f"file {path}: {stored.new} new, {stored.changed} edited, "
                                 f"{outside} outside the date range")  # fmt: skip
-            if outcome.error:
-                report.problems.append(outcome.error)
+            if stored.error:
+                report.problems.append(stored.error)
     report.matches = [m for outcome in report.sources for m in outcome.matches]
     report.examined = sum(o.new + o.changed for o in report.sources)

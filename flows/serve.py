@@ -97,12 +97,17 @@ def local_server() -> Iterator[str]:
         wait_healthy(api_url, process, SERVER_START_TIMEOUT)
         yield api_url
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+        stop_server(process)
+
+
+def stop_server(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM, then SIGKILL after 20 s; returns once the process has exited."""
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=10)
 
 
 def _stop_on_sigterm() -> None:
