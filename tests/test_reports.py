@@ -27,13 +27,11 @@ from parley.flows.reports.timeline import (
 )
 from parley.storage.db import session_scope
 from parley.storage.models import Entry, Feed
-from parley.storage.stories import (
+from parley.storage.stories import StoryState, add_to_story, open_story
+from parley.storage.story_reports import (
     DayCount,
-    StoryState,
-    add_to_story,
     daily_counts,
     memberships,
-    open_story,
     stories_of_entries,
     stories_of_topic,
 )

@@ -10,7 +10,7 @@ from datetime import datetime
 from sqlmodel import Session
 
 from parley.flows.pipeline.report import MatchRecord
-from parley.storage.stories import stories_of_entries
+from parley.storage.story_reports import stories_of_entries
 
 # A match's kind → the role column it counts in ("none" — a quiet re-match — moves nothing).
 ROLES = {"new": "opened", "coverage": "coverage", "development": "development",

@@ -12,7 +12,7 @@ from parley.flows.reports import plain, when
 from parley.storage.entries import revisions
 from parley.storage.models import Entry, EntryRevision, Feed, Match, Story, StoryEntry
 from parley.storage.reports import entry_matches, entry_with_feed
-from parley.storage.stories import memberships
+from parley.storage.story_reports import memberships
 
 TITLE_CHARS = 160
 DIFF_LINE_CHARS = 400

@@ -19,7 +19,7 @@ from sqlmodel import Session
 from parley.alerts.render import safe_link
 from parley.flows.reports import plain, when
 from parley.flows.stories.facts import Facts, describe
-from parley.storage.stories import DayCount, daily_counts, stories_of_topic, story_members
+from parley.storage.story_reports import DayCount, daily_counts, stories_of_topic, story_members
 
 HEADLINE_CHARS = 140
 MAX_DAYS = 3660  # a chart wider than ten years of days says nothing per day
