@@ -658,7 +658,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--topics", type=Path, default=REPO / "seeds" / "topics.yaml")
     parser.add_argument("--labels", type=Path, default=None,
                         help="take each item's topics from this labels file (link → topics, e.g. "
-                             "bench/corpus_labels.jsonl) instead of the topic matcher")  # fmt: skip
+                             "seeds/relevance/corpus_labels.jsonl) instead of the topic matcher")  # fmt: skip
     parser.add_argument("--top", type=int, default=10, help="biggest stories to list")
     parser.add_argument("--dump", type=Path, default=None,
                         help="write every story with its members as JSON (keep it outside "

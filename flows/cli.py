@@ -14,8 +14,9 @@ from rich.table import Table
 
 from parley.flows.alerts_cli import alerts_app
 from parley.flows.cli_support import clean_errors, err, out, parse_day, show_time
+from parley.flows.eval_cli import eval_command, train_command
 from parley.flows.prefect_env import apply_quiet_defaults
-from parley.flows.topics_cli import eval_command, topics_app
+from parley.flows.topics_cli import topics_app
 
 app = typer.Typer(
     help="Watch news feeds for movement on negotiation topics and alert the people who follow them.",
@@ -25,6 +26,7 @@ app = typer.Typer(
 app.add_typer(topics_app, name="topics")
 app.add_typer(alerts_app, name="alerts")
 app.command("eval")(eval_command)
+topics_app.command("train")(train_command)
 T = TypeVar("T")
 DEMO_FEEDS = (
     Path(__file__).resolve().parent.parent / "seeds" / "demo" / "feeds.yaml"

@@ -39,6 +39,10 @@ class Settings(BaseSettings):
     topics_file: Path = Field(
         default=SEEDS_DIR / "topics.yaml", description="YAML definitions of the tracked topics."
     )
+    model_file: Path | None = Field(
+        default=SEEDS_DIR / "relevance" / "model.json",
+        description="Learned relevance weights written by `parley topics train`; empty: the topic rules alone.",
+    )
     channels_file: Path | None = Field(
         default=None,
         description="YAML list of alert channels (apprise URLs with tags); unset: print alerts to the terminal.",
@@ -117,6 +121,11 @@ class Settings(BaseSettings):
         if len(fields) != 5 or not all(_CRON_FIELD.fullmatch(f) for f in fields):
             raise ValueError(f"not a cron schedule: {value!r} (e.g. '0 7 * * *')")
         return value
+
+    @field_validator("model_file", mode="before")
+    @classmethod
+    def _no_model(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("timezone")
     @classmethod

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -20,8 +19,8 @@ from rich.table import Column, Table
 from parley.flows.cli_support import clean_errors, err, out, parse_day
 
 if TYPE_CHECKING:
-    from parley.flows.topics.evaluate import Miss, Report, Score
     from parley.flows.topics.load import Topic
+    from parley.flows.topics.relevance import RelevanceMatcher
 
 TITLE_WIDTH = 100
 
@@ -36,7 +35,7 @@ TopicsOption = Annotated[
 
 
 @contextmanager
-def _clean() -> Iterator[None]:
+def clean() -> Iterator[None]:
     """The main command's clean error lines (exit 2), and the same for case and label files."""
     from parley.flows.topics.evaluate import EvalError
 
@@ -48,7 +47,7 @@ def _clean() -> Iterator[None]:
             raise typer.Exit(2) from None
 
 
-def _fail(message: str) -> typer.Exit:
+def fail(message: str) -> typer.Exit:
     err.print(f"[bold red]error:[/] {escape(message)}", markup=True)
     return typer.Exit(2)
 
@@ -68,13 +67,35 @@ def _load(topics: Path | None) -> tuple[Path, list[Topic]]:
     return path, load_topics(path)
 
 
+def load_matcher(
+    topics: Path | None, only: Sequence[str] = (), rules_only: bool = False
+) -> RelevanceMatcher:
+    """The matcher the monitor runs: the topics file's rules and PARLEY_MODEL_FILE's scores.
+
+    ``only``: keep these topic keys (unknown ones end the command, naming the topics).
+    """
+    from parley.flows.settings import load_settings
+    from parley.flows.topics.relevance import build_matcher
+
+    path, loaded = _load(topics)
+    if only:
+        known = {t.key for t in loaded}
+        unknown = [key for key in only if key not in known]
+        if unknown:
+            names = ", ".join(t.key for t in loaded)
+            raise fail(f"unknown topic {unknown[0]!r}; the topics are: {names}")
+        loaded = [t for t in loaded if t.key in set(only)]
+    model = None if rules_only else load_settings().model_file
+    return build_matcher(loaded, path, model)
+
+
 # --- parley topics list -------------------------------------------------------------------
 
 
 @topics_app.command("list")
 def list_topics(topics: TopicsOption = None) -> None:
     """The loaded topics: key, name, severity and the number of `any` terms per language."""
-    with _clean():
+    with clean():
         path, loaded = _load(topics)
     per_language = _terms_per_language(path)
     table = Table(Column("key", no_wrap=True), "name", "severity", "terms per language",
@@ -123,27 +144,78 @@ def check(
     text: Annotated[str | None, typer.Argument(help="Text to check, taken as a title.")] = None,
     title: Annotated[str | None, typer.Option(help="The title to check.")] = None,
     summary: Annotated[str | None, typer.Option(help="The summary to check.")] = None,
+    jsonl: Annotated[
+        Path | None,
+        typer.Option(
+            "--jsonl",
+            help="Classify many items: JSON Lines {id, title, summary, language} ('-' reads "
+            "standard input); writes {id, topics} per line.",
+        ),
+    ] = None,
     topics: TopicsOption = None,
 ) -> None:
-    """Which topics a text matches, and why: the terms that hit, the field and a quote."""
+    """Which topics a text matches, and why: the rule or learned score, terms and a quote."""
+    with clean():
+        matcher = load_matcher(topics)
+    if jsonl is not None:
+        if text is not None or title is not None or summary is not None:
+            raise typer.BadParameter("give either --jsonl or a text, not both")
+        with clean():
+            classify_lines(matcher, jsonl)
+        return
     if text is not None and title is not None:
         raise typer.BadParameter("give the title either as TEXT or as --title, not both")
     head = text if text is not None else (title or "")
     body = summary or ""
     if not (head.strip() or body.strip()):
         raise typer.BadParameter("give a text, or --title and/or --summary")
-    from parley.flows.topics.match import TopicMatcher
-
-    with _clean():
-        _, loaded = _load(topics)
-    matches = TopicMatcher(loaded).match(head, body)
+    matches = matcher.match(head, body)
     if not matches:
-        out.print(f"no topic matched ({len(loaded)} topics checked)")
-        return
+        out.print(f"no topic matched ({len(matcher.topics)} topics checked)")
     for m in matches:
         out.print(f"{m.topic_key} — {m.topic_name} ({m.severity})", markup=False)
+        out.print(f"  rule: {m.rule}", markup=False)
         out.print(f"  terms: {', '.join(m.terms)}", markup=False)
         out.print(f"  in {m.field}: {m.snippet}", markup=False)
+    matched = {m.topic_key for m in matches}
+    scores = [s for s in matcher.scores(head, body) if s.key not in matched]
+    if scores:
+        context = "" if matcher.in_context(head, body) else " (no context term: not used)"
+        shown = ", ".join(f"{s.key} {s.score:.2f}/{s.threshold:.2f}" for s in scores)
+        out.print(f"learned scores of the other topics{context}: {shown}", markup=False)
+
+
+def classify_lines(matcher: RelevanceMatcher, path: Path) -> None:
+    """One ``{"id", "topics"}`` line per input item, in input order, as the monitor matches."""
+    import json
+    import sys
+
+    from parley.flows.topics.evaluate import EvalError
+
+    stream = sys.stdin if str(path) == "-" else None
+    try:
+        lines = stream.read().splitlines() if stream else path.read_text("utf-8").splitlines()
+    except FileNotFoundError:
+        raise EvalError(f"{path}: no such file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise EvalError(f"{path}: cannot read: {exc}") from None
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        where = f"{path}:{number}"
+        try:
+            item = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise EvalError(f"{where}: invalid JSON: {exc.msg} (column {exc.colno})") from None
+        if not isinstance(item, dict) or "id" not in item:
+            raise EvalError(f"{where}: expected a JSON object with an 'id'")
+        head, body = item.get("title") or "", item.get("summary") or ""
+        if not isinstance(head, str) or not isinstance(body, str):
+            raise EvalError(f"{where}: 'title' and 'summary' must be strings")
+        keys = [m.topic_key for m in matcher.match(head, body)]
+        sys.stdout.write(json.dumps({"id": item["id"], "topics": keys}, ensure_ascii=False))
+        sys.stdout.write("\n")
+    sys.stdout.flush()
 
 
 # --- parley topics test -------------------------------------------------------------------
@@ -156,20 +228,16 @@ def backtest(
     until: Annotated[str | None, typer.Option(help="End date, exclusive.")] = None,
     topics: TopicsOption = None,
 ) -> None:
-    """Backtest one topic over stored history: what it would have alerted. Writes and sends nothing."""
+    """Backtest one topic over stored history: what it would have alerted. Writes and sends nothing.
+
+    It matches as the monitor does: the topic's rules, and its learned score if it has one."""
     from parley.flows.settings import load_settings
-    from parley.flows.topics.match import TopicMatcher
     from parley.storage.db import make_engine, safe_url
 
     start, end = parse_day(since, "--since"), parse_day(until, "--until")
-    with _clean():
+    with clean():
         settings = load_settings()
-        _, loaded = _load(topics if topics is not None else settings.topics_file)
-        chosen = [t for t in loaded if t.key == topic]
-        if not chosen:
-            known = ", ".join(t.key for t in loaded)
-            raise _fail(f"unknown topic {topic!r}; the topics are: {known}")
-        matcher = TopicMatcher(chosen)
+        matcher = load_matcher(topics, only=[topic])
         engine = make_engine(settings.database_url)
         try:
             pairs = _stored_entries(engine, start, end)
@@ -215,126 +283,3 @@ def _stored_entries(engine: Any, start: Any, end: Any) -> list[Any]:
 
 
 # --- parley eval --------------------------------------------------------------------------
-
-
-class By(StrEnum):
-    language = "language"
-    topic = "topic"
-
-
-def eval_command(
-    path: Annotated[
-        Path | None, typer.Argument(help="Labelled cases, JSON Lines (id, title, summary, …).")
-    ] = None,
-    by: Annotated[By, typer.Option(help="Group the table by topic or by language.")] = By.topic,
-    topics: TopicsOption = None,
-    only: Annotated[
-        list[str] | None,
-        typer.Option("--topic", help="Evaluate only this topic (repeatable)."),
-    ] = None,
-    min_f1: Annotated[
-        float | None,
-        typer.Option(help="Exit 1 when a topic × language cell with support has a lower F1."),
-    ] = None,
-    corpus: Annotated[
-        Path | None,
-        typer.Option(envvar="PARLEY_CORPUS", help="Corpus folder (with real/items.jsonl)."),
-    ] = None,
-    labels: Annotated[
-        Path | None,
-        typer.Option(help="Labels for the corpus, JSON Lines {link, topics}: evaluates it."),
-    ] = None,
-    misses: Annotated[bool, typer.Option(help="List the false negatives and positives.")] = True,
-) -> None:
-    """Precision, recall and F1 of the topics per topic and language over labelled cases."""
-    from parley.flows.topics.evaluate import evaluate, load_cases, load_corpus_cases
-    from parley.flows.topics.match import TopicMatcher
-
-    with _clean():
-        if labels is not None:
-            if path is not None:
-                raise _fail("give either a case file or --labels (with --corpus), not both")
-            if corpus is None:
-                raise _fail("--labels needs --corpus DIR (or PARLEY_CORPUS)")
-            cases = load_corpus_cases(corpus, labels)
-            source = f"{labels} over {corpus}"
-        elif path is not None:
-            cases = load_cases(path)
-            source = str(path)
-        else:
-            raise _fail("give a case file, or --labels FILE with --corpus DIR")
-        _, loaded = _load(topics)
-    if only:
-        unknown = [key for key in only if key not in {t.key for t in loaded}]
-        if unknown:
-            raise _fail(f"unknown topic {unknown[0]!r}; the topics are: "
-                        + ", ".join(t.key for t in loaded))  # fmt: skip
-    report = evaluate(TopicMatcher(loaded), cases, topics=only or None)
-    out.print(f"{report.cases} cases from {source}", markup=False)
-    for key in report.undefined:
-        err.print(f"warning: topic {key!r} is labelled but not defined in the topics file")
-    if report.unlabelled:
-        names = ", ".join(report.unlabelled)
-        out.print(f"not evaluated (no case expects them; use --topic to force): {names}")
-    out.print(_score_table(report, by.value))
-    overall = report.overall()
-    macro = report.macro_f1()
-    out.print(
-        f"overall: {_pct(overall.precision)} precision, {_pct(overall.recall)} recall, "
-        f"F1 {_pct(overall.f1)} (TP {overall.tp}, FP {overall.fp}, FN {overall.fn}); "
-        f"macro F1 over cells {_pct(macro)}",
-        markup=False,
-    )
-    if misses:
-        _print_misses("false negatives", report.false_negatives())
-        _print_misses("false positives", report.false_positives())
-    if min_f1 is not None:
-        failing = report.below(min_f1)
-        if failing:
-            cells = ", ".join(f"{s.topic}/{s.language} {_pct(s.f1)}" for s in failing)
-            err.print(f"F1 below {min_f1:g}: {cells}", markup=False)
-            raise typer.Exit(1)
-
-
-def _pct(value: float | None) -> str:
-    return "–" if value is None else f"{value:.2f}"
-
-
-def _score_table(report: Report, by: str) -> Table:
-    first, second = ("topic", "language") if by == "topic" else ("language", "topic")
-    table = Table(Column(first, no_wrap=True), Column(second, no_wrap=True), "support",
-                  "TP", "FP", "FN", "precision", "recall", "F1")  # fmt: skip
-    groups = report.topics if by == "topic" else report.languages
-    others = report.languages if by == "topic" else report.topics
-    for group in groups:
-        rows: list[Score] = []
-        for other in others:
-            key = (group, other) if by == "topic" else (other, group)
-            if key in report.scores:
-                rows.append(report.scores[key])
-        total = report.by_topic(group) if by == "topic" else report.by_language(group)
-        for index, score in enumerate(rows):
-            name = group if index == 0 else ""
-            other_name = score.language if by == "topic" else score.topic
-            table.add_row(name, other_name, *_figures(score))
-        if not rows:
-            table.add_row(group, "(none)", *_figures(total))
-        elif len(rows) > 1:
-            table.add_row("", "[bold]all[/]", *_figures(total), style="bold")
-        table.add_section()
-    return table
-
-
-def _figures(score: Score) -> list[str]:
-    return [str(score.support), str(score.tp), str(score.fp), str(score.fn),
-            _pct(score.precision), _pct(score.recall), _pct(score.f1)]  # fmt: skip
-
-
-def _print_misses(label: str, items: Sequence[Miss]) -> None:
-    out.print(f"{label} ({len(items)}):" if items else f"{label}: none", markup=False)
-    for miss in items:
-        case = miss.case
-        text = case.title.strip() or case.summary.strip()
-        cut = text if len(text) <= TITLE_WIDTH else text[: TITLE_WIDTH - 1].rstrip() + "…"
-        fired = f" — terms: {', '.join(miss.terms)}" if miss.terms else ""
-        out.print(f"  [{miss.topic}] {case.id} ({case.language}): {cut}{fired}", markup=False)

@@ -38,7 +38,7 @@ from parley.flows.pipeline.report import FeedOutcome
 from parley.flows.pipeline.shard import Shard
 from parley.flows.settings import Settings
 from parley.flows.topics.load import Topic, load_topics
-from parley.flows.topics.match import TopicMatcher
+from parley.flows.topics.relevance import RelevanceMatcher, build_matcher
 from parley.storage.db import init_db, make_engine, session_scope
 from parley.storage.feeds import all_feeds, sync_feeds
 from parley.storage.models import Feed
@@ -79,7 +79,7 @@ def open_runtime(
     """
     feeds = _feeds(feeds_file or settings.feeds_file, base_url)
     topics = load_topics(settings.topics_file)
-    matcher = _matcher(tuple(topics))
+    matcher = _matcher(tuple(topics), settings.topics_file, _stamped(settings.model_file))
     channels = load_channels(settings.channels_file, os.environ)
     keys = {topic.key for topic in topics}
     check_route_topics(channels, keys, settings.channels_file, settings.topics_file)
@@ -98,10 +98,22 @@ def open_runtime(
 
 
 @functools.lru_cache(maxsize=4)
-def _matcher(topics: tuple[Topic, ...]) -> TopicMatcher:
+def _matcher(
+    topics: tuple[Topic, ...], topics_file: Path, model: tuple[Path, float] | None
+) -> RelevanceMatcher:
     """Topics are immutable and the matcher only caches what it has seen: a running service
-    compiles them once, not every cycle (~25 ms on the seed topics)."""
-    return TopicMatcher(topics)
+    compiles them once, not every cycle (~25 ms on the seed topics), and reads the model file
+    again only when it changed (``model`` is its path and modification time)."""
+    return build_matcher(topics, topics_file, model[0] if model else None)
+
+
+def _stamped(path: Path | None) -> tuple[Path, float] | None:
+    if path is None:
+        return None
+    try:
+        return path, path.stat().st_mtime
+    except OSError:
+        return path, 0.0  # missing: build_matcher says so, naming the file
 
 
 def _feeds(path: Path, base_url: str | None) -> list[FeedSpec]:

@@ -16,6 +16,7 @@ articles is read at run time and never stored next to the labels.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -26,6 +27,19 @@ from parley.flows.topics.match import TopicMatch
 
 CORPUS_ITEMS = Path("real") / "items.jsonl"
 TOTAL = "all"  # the language or topic of an aggregate row
+TUNE, CHECK = "tune", "check"
+TUNE_PERCENT = 60  # of the cases, by a fixed hash of their link (or id): the tuning part
+
+
+def split_part(key: str) -> str:
+    """``"tune"`` or ``"check"`` for a case's link (or id), fixed once and for all.
+
+    The first 32 bits of the SHA-256 of the key, modulo 100, below TUNE_PERCENT: tuning part.
+    Topics, thresholds and learned weights are tuned on the tuning part only; the check part
+    measures what that tuning does on cases it never saw.
+    """
+    bucket = int(hashlib.sha256(key.encode("utf-8")).hexdigest()[:8], 16) % 100
+    return TUNE if bucket < TUNE_PERCENT else CHECK
 
 
 class EvalError(ValueError):
@@ -47,6 +61,13 @@ class Case:
     topics: frozenset[str]
     why: str = ""
     origin: str = ""  # file:line it was read from
+    unsure: frozenset[str] = frozenset()  # topics a careful reader could call either way
+    key: str = ""  # what the split hashes: the link of a corpus item, else the id
+
+    @property
+    def part(self) -> str:
+        """The part of the split this case is in (see :func:`split_part`)."""
+        return split_part(self.key or self.id)
 
 
 @dataclass
@@ -187,7 +208,7 @@ def evaluate(
         found = {m.topic_key: m for m in matcher.match(case.title, case.summary)}
         for topic in evaluated:
             expected, got = topic in case.topics, topic in found
-            if not expected and not got:
+            if (not expected and not got) or topic in case.unsure:
                 continue
             score = report.scores.setdefault((topic, case.language), Score(topic, case.language))
             if expected and got:
@@ -243,12 +264,14 @@ def _text(value: dict[str, Any], name: str, where: str, required: bool = True) -
     return str(item)
 
 
-def _topics(value: dict[str, Any], where: str) -> frozenset[str]:
-    if "topics" not in value:
+def _topics(value: dict[str, Any], where: str, name: str = "topics") -> frozenset[str]:
+    if name not in value:
+        if name != "topics":
+            return frozenset()
         raise EvalError(f"{where}: missing field 'topics' (use [] for a case that matches none)")
-    topics = value["topics"]
+    topics = value[name]
     if not isinstance(topics, list) or not all(isinstance(t, str) and t for t in topics):
-        raise EvalError(f"{where}: field 'topics' must be a list of topic keys")
+        raise EvalError(f"{where}: field {name!r} must be a list of topic keys")
     return frozenset(topics)
 
 
@@ -280,6 +303,7 @@ def load_cases(path: Path) -> list[Case]:
                 topics=_topics(value, where),
                 why=_text(value, "why", where, required=False),
                 origin=where,
+                unsure=_topics(value, where, "unsure"),
             )
         )
     if not cases:
@@ -317,6 +341,8 @@ def load_corpus_cases(corpus: Path, labels: Path) -> list[Case]:
                 topics=_topics(value, where),
                 why=_text(value, "note", where, required=False),
                 origin=where,
+                unsure=_topics(value, where, "unsure"),
+                key=link,
             )
         )
     if not cases:

@@ -71,6 +71,7 @@ class CompiledTopic:
     any: tuple[int, ...]
     all: tuple[tuple[int, ...], ...]
     none: tuple[int, ...]
+    unless: tuple[int, ...] = ()
 
 
 class Evaluation:
@@ -177,7 +178,9 @@ class Evaluation:
             if not hits:
                 return None
             groups.append(hits)
-        if any(self.hit(atom_id) is not None for atom_id in compiled.none):
+        if any(self.hit(atom_id) is not None for atom_id in compiled.none) and not any(
+            self.hit(atom_id) is not None for atom_id in compiled.unless
+        ):
             return None
         distinct = {atom_id: hit for atom_id, hit in any_hits + [h for g in groups for h in g]}
         score = sum(FIELD_WEIGHTS[hit.field] for hit in distinct.values())

@@ -19,7 +19,19 @@ from parley.flows.topics.normalize import normalize
 from parley.flows.topics.terms import FIELDS, SpecKind, Term, TermError, TermSpec, compile_term
 
 SEVERITIES = ("low", "medium", "high", "critical")
-TOPIC_FIELDS = ("key", "name", "severity", "description", "min_score", "any", "all", "not")
+TOPIC_FIELDS = (
+    "key",
+    "name",
+    "severity",
+    "description",
+    "replaces",
+    "min_score",
+    "any",
+    "all",
+    "not",
+    "unless",
+)
+FILE_FIELDS = ("sets", "context", "topics")
 SPEC_KINDS: tuple[SpecKind, ...] = ("term", "near", "sentence", "re")
 SPEC_FIELDS = (*SPEC_KINDS, "within", "fields")
 MAX_WITHIN = 50  # words; farther apart is not "near"
@@ -61,6 +73,8 @@ class Topic:
     none: tuple[Term, ...]
     description: str = ""
     min_score: float = 0.0
+    replaces: tuple[str, ...] = ()  # former keys: stored matches and routes naming them carry over
+    unless: tuple[Term, ...] = ()  # any of these lifts the `none` vetoes
 
 
 def load_topics(path: Path) -> list[Topic]:
@@ -74,11 +88,20 @@ def load_topics(path: Path) -> list[Topic]:
 
 def parse_topics(text: str, source: str = "<string>") -> list[Topic]:
     """Validate topics YAML given as text; `source` names it in errors."""
-    return list(_parsed(text, source))
+    return list(_parsed(text, source)[0])
+
+
+def load_context(path: Path) -> tuple[Term, ...]:
+    """The file's ``context:`` terms (this war's names), which learned matches require."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise TopicError(str(path), None, None, f"cannot read topics file: {exc}") from exc
+    return _parsed(text, str(path))[1]
 
 
 @functools.lru_cache(maxsize=4)
-def _parsed(text: str, source: str) -> tuple[Topic, ...]:
+def _parsed(text: str, source: str) -> tuple[tuple[Topic, ...], tuple[Term, ...]]:
     """Topics are immutable, so a monitor cycle re-reading an unchanged file (every cycle of a
     running service) reuses the parse: ~35 ms of YAML and term compiling on the seed file."""
     try:
@@ -93,7 +116,8 @@ def _parsed(text: str, source: str) -> tuple[Topic, ...]:
         raise TopicError(source, line, None, f"invalid YAML: {exc.reason}") from exc
     except yaml.YAMLError as exc:
         raise TopicError(source, None, None, f"invalid YAML: {exc}") from exc
-    return tuple(_Reader(source).topics(root))
+    reader = _Reader(source)
+    return tuple(reader.topics(root)), reader.context
 
 
 class _Reader:
@@ -102,6 +126,8 @@ class _Reader:
     def __init__(self, source: str) -> None:
         self.source = source
         self.topic: str | None = None
+        self.sets: dict[str, tuple[Term, ...]] = {}
+        self.context: tuple[Term, ...] = ()
 
     def fail(self, node: Node | None, problem: str) -> TopicError:
         line = node.start_mark.line + 1 if node is not None else 1
@@ -111,9 +137,15 @@ class _Reader:
         if root is None:
             raise TopicError(self.source, 1, None, "empty file: expected 'topics:' with a list")
         fields = self.mapping(root, "the file")
-        unknown = [k for k in fields if k != "topics"]
+        unknown = [k for k in fields if k not in FILE_FIELDS]
         if unknown:
-            raise self.fail(fields[unknown[0]][0], f"unknown key {unknown[0]!r}: expected 'topics'")
+            raise self.fail(
+                fields[unknown[0]][0], f"unknown key {unknown[0]!r}: expected 'sets' or 'topics'"
+            )
+        if "sets" in fields:
+            self.read_sets(fields["sets"][1])
+        if "context" in fields:
+            self.context = self.terms(fields["context"][1], "context")
         if "topics" not in fields:
             raise self.fail(root, "missing 'topics:' list")
         items = fields["topics"][1]
@@ -130,6 +162,26 @@ class _Reader:
             lines[topic.key] = item.start_mark.line + 1
             result.append(topic)
         return result
+
+    def read_sets(self, node: Node) -> None:
+        """``sets:`` name → terms, defined once and used as ``{set: name}`` by any topic."""
+        for name, (name_node, value) in self.mapping(node, "sets").items():
+            self.topic = None
+            if not _KEY.fullmatch(name):
+                raise self.fail(
+                    name_node, f"set {name!r}: use lowercase letters, digits and dashes"
+                )
+            self.sets[name] = self.terms(value, f"set {name!r}")
+
+    def named_set(self, node: Node, what: str) -> tuple[Term, ...]:
+        fields = self.mapping(node, f"{what}: a set")
+        if list(fields) != ["set"]:
+            raise self.fail(node, f"{what}: a set reference is {{set: name}} and nothing else")
+        name = self.scalar(fields["set"][1], "set")
+        if name not in self.sets:
+            known = ", ".join(sorted(self.sets)) or "none defined"
+            raise self.fail(fields["set"][1], f"{what}: unknown set {name!r} (sets: {known})")
+        return self.sets[name]
 
     def topic_node(self, node: Node, number: int) -> Topic:
         self.topic = _peek_key(node) or f"#{number}"
@@ -165,7 +217,17 @@ class _Reader:
             none=none_terms,
             description=self.optional(fields, "description"),
             min_score=self.score(fields["min_score"][1]) if "min_score" in fields else 0.0,
+            replaces=self.former_keys(fields["replaces"][1]) if "replaces" in fields else (),
+            unless=self.terms(fields["unless"][1], "unless") if "unless" in fields else (),
         )
+
+    def former_keys(self, node: Node) -> tuple[str, ...]:
+        items = node.value if isinstance(node, SequenceNode) else [node]
+        keys = tuple(self.scalar(item, "replaces") for item in items)
+        for item, key in zip(items, keys, strict=True):
+            if not _KEY.fullmatch(key):
+                raise self.fail(item, f"replaces: {key!r} is not a topic key")
+        return keys
 
     def score(self, node: Node) -> float:
         value = self.scalar(node, "min_score")
@@ -225,7 +287,9 @@ class _Reader:
             raise self.fail(node, f"{what}: needs at least one term")
         terms: list[Term] = []
         for item in items:
-            if isinstance(item, MappingNode):
+            if isinstance(item, MappingNode) and _peek(item, "set"):
+                terms.extend(self.named_set(item, what))
+            elif isinstance(item, MappingNode):
                 terms.append(self.spec(item, what))
             else:
                 terms.append(self.term(item, what))
@@ -281,12 +345,24 @@ class _Reader:
             if isinstance(part, SequenceNode):
                 if not part.value:
                     raise self.fail(part, f"{what}: an empty list of alternatives")
-                parts.append(tuple(dict.fromkeys(self.term(item, what) for item in part.value)))
-            elif isinstance(part, ScalarNode):
-                parts.append((self.term(part, what),))
+                words = [word for item in part.value for word in self.alternatives(item, what)]
+                parts.append(tuple(dict.fromkeys(words)))
+            elif isinstance(part, ScalarNode | MappingNode):
+                parts.append(tuple(dict.fromkeys(self.alternatives(part, what))))
             else:
                 raise self.fail(part, f"{what}: a part is a term or a list of terms")
         return tuple(parts)
+
+    def alternatives(self, node: Node, what: str) -> list[str]:
+        """One alternative of a part: a term, or the plain terms of a ``{set: name}``."""
+        if isinstance(node, MappingNode) and _peek(node, "set"):
+            words = [term for term in self.named_set(node, what) if isinstance(term, str)]
+            if not words:
+                raise self.fail(node, f"{what}: the set has no plain terms to use in a part")
+            return words
+        if not isinstance(node, ScalarNode):
+            raise self.fail(node, f"{what}: a part is a term, a list of terms or {{set: name}}")
+        return [self.term(node, what)]
 
     def within(self, node: Node, what: str) -> int:
         value = self.scalar(node, "within")
@@ -333,6 +409,11 @@ class _Reader:
         for term in any_terms:
             if isinstance(term, str) and normalize(term) in vetoes:
                 raise self.fail(node, f"term {term!r} is in both 'any' and 'not'")
+
+
+def _peek(node: MappingNode, name: str) -> bool:
+    """Whether the mapping has the key ``name`` (merge keys aside)."""
+    return any(isinstance(key, ScalarNode) and key.value == name for key, _ in node.value)
 
 
 def _peek_key(node: Node) -> str | None:

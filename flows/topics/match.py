@@ -149,6 +149,7 @@ class TopicMatcher:
             any=tuple(self._atom(term) for term in topic.any),
             all=tuple(tuple(self._atom(term) for term in group) for group in topic.all),
             none=tuple(self._atom(term) for term in topic.none),
+            unless=tuple(self._atom(term) for term in topic.unless),
         )
 
     def _atom(self, term: Term) -> int:
