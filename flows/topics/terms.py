@@ -107,13 +107,21 @@ class TermSpec:
             core = self.parts[0][0]
         else:
             name = f"near/{self.within}" if self.kind == "near" else "sentence"
-            core = f"{name}({', '.join('|'.join(part) for part in self.parts)})"
+            core = f"{name}({', '.join(_shown(part) for part in self.parts)})"
         if self.fields != FIELDS:
             core += f"[{','.join(self.fields)}]"
         return core
 
 
 Term = str | TermSpec
+LABEL_ALTERNATIVES = 4  # alternatives of a part shown in a label; the rest are counted
+
+
+def _shown(part: tuple[str, ...]) -> str:
+    """``a|b|c|d|…+12``: a part of a near/sentence term as explanations show it."""
+    if len(part) <= LABEL_ALTERNATIVES + 1:
+        return "|".join(part)
+    return "|".join(part[:LABEL_ALTERNATIVES]) + f"|…+{len(part) - LABEL_ALTERNATIVES}"
 
 
 def term_label(term: Term) -> str:
