@@ -5,7 +5,7 @@ See alerts/channels.py for what one channel is, and seeds/channels.example.yaml 
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -66,6 +66,33 @@ def file_routes(channels: Iterable[Channel]) -> list[Route]:
     """The routes of a loaded channel file (each once, in file order); empty without routes."""
     found = {id(route): route for channel in channels for route in channel.routes or ()}
     return sorted(found.values(), key=lambda route: route.line)
+
+
+def rename_topics(channels: Sequence[Channel], renamed: Mapping[str, str]) -> list[Channel]:
+    """The channels with every former topic key in their tags and routes replaced by the
+    topic's key (a topics file's ``replaces:``), so a channel file written for the old key
+    keeps receiving the topic's alerts."""
+    if not renamed:
+        return list(channels)
+    new_routes: dict[int, Route] = {}
+
+    def keys(found: frozenset[str]) -> frozenset[str]:
+        return frozenset(renamed.get(key, key) for key in found)
+
+    def route(old: Route) -> Route:
+        if id(old) not in new_routes:
+            topics = keys(old.topics) if old.topics is not None else None
+            new_routes[id(old)] = replace(old, topics=topics)
+        return new_routes[id(old)]
+
+    return [
+        replace(
+            channel,
+            tags=keys(channel.tags),
+            routes=tuple(route(r) for r in channel.routes) if channel.routes is not None else None,
+        )
+        for channel in channels
+    ]
 
 
 def check_route_topics(

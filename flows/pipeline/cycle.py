@@ -21,7 +21,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlmodel import Session
 
-from parley.alerts.channel_file import check_route_topics, load_channels
+from parley.alerts.channel_file import check_route_topics, load_channels, rename_topics
 from parley.alerts.channels import Channel
 from parley.flows.ingest.catalog import FeedSpec, load_feeds
 from parley.flows.ingest.fetch import FetchConfig, fetch_all
@@ -42,6 +42,7 @@ from parley.flows.topics.relevance import RelevanceMatcher, build_matcher
 from parley.storage.db import init_db, make_engine, session_scope
 from parley.storage.feeds import all_feeds, sync_feeds
 from parley.storage.models import Feed
+from parley.storage.renames import rename_topic_keys
 
 log = logging.getLogger(__name__)
 STORE_ATTEMPTS = 3  # a feed's transaction is run again after a deadlock or a lock timeout
@@ -80,11 +81,15 @@ def open_runtime(
     feeds = _feeds(feeds_file or settings.feeds_file, base_url)
     topics = load_topics(settings.topics_file)
     matcher = _matcher(tuple(topics), settings.topics_file, _stamped(settings.model_file))
-    channels = load_channels(settings.channels_file, os.environ)
+    renamed = {old: topic.key for topic in topics for old in topic.replaces}
+    channels = rename_topics(load_channels(settings.channels_file, os.environ), renamed)
     keys = {topic.key for topic in topics}
     check_route_topics(channels, keys, settings.channels_file, settings.topics_file)
     engine = make_engine(settings.database_url)
     init_db(engine)
+    if renamed:
+        with session_scope(engine) as session:
+            rename_topic_keys(session, renamed)
     pipeline = Pipeline(
         engine,
         matcher,
