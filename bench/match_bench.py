@@ -19,11 +19,13 @@ import argparse
 import random
 import sys
 import time
+import tracemalloc
 from collections.abc import Callable
 from pathlib import Path
 
 from parley.flows.topics.load import Topic, load_topics
 from parley.flows.topics.match import TopicMatcher
+from parley.flows.topics.relevance import RelevanceMatcher, build_matcher
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -169,7 +171,8 @@ def main(argv: list[str] | None = None) -> int:
     seed_items = entries(rng, topics, args.entries, args.hit_rate, seed_hits=True)
 
     def run(
-        matcher_for: Callable[[], TopicMatcher], texts: list[tuple[str, str]] = items
+        matcher_for: Callable[[], TopicMatcher | RelevanceMatcher],
+        texts: list[tuple[str, str]] = items,
     ) -> Callable[[], int]:
         def work() -> int:
             matcher = matcher_for()
@@ -179,15 +182,30 @@ def main(argv: list[str] | None = None) -> int:
 
     synthetic = TopicMatcher(topics)
     seeded = TopicMatcher(seeds)
+    seed_file = ROOT / "seeds" / "topics.yaml"
+    tracemalloc.start()
+    whole = build_matcher(seeds, seed_file, ROOT / "seeds" / "relevance" / "model.json")
+    model_bytes = tracemalloc.get_traced_memory()[0]
+    tracemalloc.stop()
+    # Every entry names this war (a "Kyiv" in its summary), so the learned scores are computed
+    # for every one of them: the whole matcher's worst case.
+    in_context = [(title, "Kyiv. " + summary) for title, summary in seed_items]
     rows = [
         ("synthetic, warm", len(topics), run(lambda: synthetic)),
         ("synthetic, cold", len(topics), run(lambda: TopicMatcher(topics))),
-        ("seed topics, warm", len(seeds), run(lambda: seeded, seed_items)),
-    ]
+        ("seed topics (rules), warm", len(seeds), run(lambda: seeded, seed_items)),
+        ("seed topics (rules + learned), warm", len(seeds), run(lambda: whole, seed_items)),
+        ("seed topics (rules + learned), every entry in context", len(seeds),
+         run(lambda: whole, in_context)),
+    ]  # fmt: skip
     aliases = sum(len(t.any) for t in topics)
     print(
         f"{len(items)} entries, {chars:.0f} characters on average, "
         f"{aliases} synthetic aliases; Python {sys.version.split()[0]}, one core\n"
+    )
+    learned = ", ".join(whole.learned_topics) or "none"
+    print(
+        f"learned scores for: {learned}; matcher and model built in {model_bytes / 2**20:.1f} MiB\n"
     )
     print("| run | topics | entries matched | entries/s | µs/entry |")
     print("|---|---:|---:|---:|---:|")

@@ -22,6 +22,7 @@ from parley.flows.topics.learned import (
     LearnedScorer,
     ModelError,
     TopicWeights,
+    feature_set,
     features,
     load_model,
 )
@@ -124,6 +125,12 @@ def test_features_join_spellings_across_scripts_and_mark_the_title() -> None:
     uk = features("Переговори в Стамбулі", "")
     assert ru["perego"] == "переговоры" and uk["perego"] == "переговори"  # 6-letter stems
     assert "t:perego" in ru and "perego v" in ru and "stambu" in uk
+
+
+def test_the_fast_features_are_the_explained_ones() -> None:
+    cases, _ = relevance_cases(RELEVANCE, None)
+    for case in cases:
+        assert set(features(case.title, case.summary)) == feature_set(case.title, case.summary)
 
 
 def test_the_seed_model_loads_and_a_missing_one_is_named(tmp_path: Path) -> None:

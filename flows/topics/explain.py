@@ -169,24 +169,22 @@ class Evaluation:
         return results
 
     def _topic(self, compiled: CompiledTopic) -> TopicMatch | None:
+        # decide first, stopping at the first term that hits in each group; only a match
+        # evaluates every term of its groups, for the explanation
+        if not all(self._some(group) for group in (compiled.any, *compiled.all)):
+            return None
+        if self._some(compiled.none) and not self._some(compiled.unless):
+            return None
         any_hits = self._group_hits(compiled.any)
-        if not any_hits:
-            return None
-        groups = []
-        for group in compiled.all:
-            hits = self._group_hits(group)
-            if not hits:
-                return None
-            groups.append(hits)
-        if any(self.hit(atom_id) is not None for atom_id in compiled.none) and not any(
-            self.hit(atom_id) is not None for atom_id in compiled.unless
-        ):
-            return None
+        groups = [self._group_hits(group) for group in compiled.all]
         distinct = {atom_id: hit for atom_id, hit in any_hits + [h for g in groups for h in g]}
         score = sum(FIELD_WEIGHTS[hit.field] for hit in distinct.values())
         if score < compiled.topic.min_score:
             return None
         return self._explain(compiled, any_hits, groups, score)
+
+    def _some(self, atom_ids: tuple[int, ...]) -> bool:
+        return any(self.hit(atom_id) is not None for atom_id in atom_ids)
 
     def _group_hits(self, atom_ids: tuple[int, ...]) -> list[tuple[int, Hit]]:
         """The terms of a group that hit, the first in the entry first (title before summary)."""

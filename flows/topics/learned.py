@@ -22,17 +22,18 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from parley.flows.topics.normalize import normal_chunks
+from parley.flows.topics.normalize import normalize
 from parley.flows.yamlfile import ConfigError
 
-FORMAT = 1
+FORMAT = 2
 STEM = 6
 TOP_FEATURES = 3  # the words named in a learned match's explanation
-_WORD_CHARS = "'-"
+_WORD = re.compile(r"\w+")
 
 _CYRILLIC = {
     "а": "a", "б": "b", "в": "v", "г": "g", "ґ": "g", "д": "d", "е": "e", "є": "e", "ж": "zh",
@@ -48,30 +49,34 @@ class ModelError(ConfigError):
 
 
 def words(text: str) -> list[tuple[str, str]]:
-    """(stem, word as normalised) for every word of ``text``."""
-    result = []
-    for chunk in normal_chunks(text):
-        for word in _split(chunk):
-            stem = word.translate(_TRANSLIT)[:STEM]
-            if stem:
-                result.append((stem, word))
-    return result
+    """(stem, word as normalised) for every word (Unicode \\w+) of ``text``."""
+    translit = _TRANSLIT
+    return [
+        (stem, word)
+        for word in _WORD.findall(normalize(text))
+        if (stem := word.translate(translit)[:STEM])
+    ]
 
 
-def _split(chunk: str) -> Iterable[str]:
-    word = []
-    for char in chunk:
-        if char.isalnum():
-            word.append(char)
-        elif word and char not in _WORD_CHARS:
-            yield "".join(word)
-            word = []
-    if word:
-        yield "".join(word)
+def stems(text: str) -> list[str]:
+    """The stems of ``text``'s words, as :func:`words` gives them, without the words (fast)."""
+    return [word[:STEM] for word in _WORD.findall(normalize(text).translate(_TRANSLIT))]
+
+
+def feature_set(title: str, summary: str) -> set[str]:
+    """The entry's features: stems, pairs of neighbouring stems, the title's stems marked."""
+    head, body = stems(title), stems(summary)
+    found = set(head)
+    found.update(body)
+    found.update(f"{a} {b}" for a, b in zip(head, head[1:]))
+    found.update(f"{a} {b}" for a, b in zip(body, body[1:]))
+    found.update("t:" + stem for stem in head)
+    return found
 
 
 def features(title: str, summary: str) -> dict[str, str]:
-    """Feature → the word of the entry that gave it first (for explanations)."""
+    """Feature → the word of the entry that gave it first (for explanations); the same keys
+    as :func:`feature_set`."""
     head = words(title)
     body = words(summary)
     found: dict[str, str] = {}
@@ -128,27 +133,34 @@ class LearnedScorer:
 
     def scores(self, title: str, summary: str, keys: Iterable[str] | None = None) -> list[Score]:
         """Every topic's score (or only ``keys``'), highest first."""
-        found = features(title, summary)
+        found = feature_set(title, summary)
         if not found:
             return []
         scale = 1.0 / math.sqrt(len(found))
         totals = [0.0] * len(self.topics)
-        contributions: list[list[tuple[float, str]]] = [[] for _ in self.topics]
         index = self._index
-        for feature, word in found.items():
+        for feature in found:
             for number, weight in index.get(feature, ()):
                 totals[number] += weight
-                contributions[number].append((weight, word))
         wanted = None if keys is None else set(keys)
         result = []
         for number, topic in enumerate(self.topics):
             if wanted is not None and topic.key not in wanted:
                 continue
             value = _sigmoid(topic.bias + totals[number] * scale)
-            best = sorted(contributions[number], reverse=True)[:TOP_FEATURES]
-            top = tuple(dict.fromkeys(word for weight, word in best if weight > 0))
+            passed = value >= topic.threshold
+            top = self._top(number, features(title, summary)) if passed else ()
             result.append(Score(topic.key, value, topic.threshold, top))
         return sorted(result, key=lambda s: -s.score)
+
+    def _top(self, number: int, found: dict[str, str]) -> tuple[str, ...]:
+        """The entry's words that weighed most for topic ``number`` (only for a passing score)."""
+        weights = self.topics[number].weights
+        weighed = sorted(
+            ((weights[feature], word) for feature, word in found.items() if feature in weights),
+            reverse=True,
+        )
+        return tuple(dict.fromkeys(word for weight, word in weighed[:TOP_FEATURES] if weight > 0))
 
     def to_json(self) -> dict[str, object]:
         return {

@@ -141,6 +141,16 @@ class TopicMatcher:
         evaluation = Evaluation(self._atoms, self._topics, self._triggers, texts)
         return evaluation.matches(regex_topics)
 
+    def mentions(self, title: str, summary: str) -> bool:
+        """Whether an `any` term of some topic may occur: the first step of matching alone.
+
+        Exact for words and stems; for a phrase, its words are followed across the chunks of
+        the text, so "the US" needs "us" after "the". Structured terms count by their first
+        part. Cheap: no phrase positions, no explanation.
+        """
+        chunks = (normal_chunks(title), normal_chunks(summary))
+        return bool(self._triggered(chunks[0]) or self._triggered(chunks[1]))
+
     # --- compiling ------------------------------------------------------------------------
 
     def _compile(self, topic: Topic) -> CompiledTopic:

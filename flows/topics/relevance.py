@@ -69,8 +69,9 @@ class RelevanceMatcher:
         return sorted(found + added, key=lambda m: self._order[m.topic_key])
 
     def in_context(self, title: str, summary: str) -> bool:
-        """Whether the entry names this war (always true without ``context:`` terms)."""
-        return self._context is None or bool(self._context.match(title, summary))
+        """Whether the entry names this war (always true without ``context:`` terms); the
+        matcher's first step alone (TopicMatcher.mentions), as a gate needs no explanation."""
+        return self._context is None or self._context.mentions(title, summary)
 
     def scores(self, title: str, summary: str) -> list[Score]:
         """The learned scores of every learned topic, for explaining (``topics check``)."""

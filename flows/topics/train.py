@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from parley.flows.topics.evaluate import TUNE, Case
-from parley.flows.topics.learned import LearnedScorer, TopicWeights, features
+from parley.flows.topics.learned import LearnedScorer, TopicWeights, feature_set
 from parley.flows.topics.relevance import RelevanceMatcher
 
 MIN_POSITIVES = 8  # tuning examples a topic needs before a score is learned for it
@@ -59,7 +59,7 @@ def train(
     tuning = [case for case in cases if case.part == TUNE]
     if not tuning:
         raise TrainError("no labelled cases in the tuning part")
-    rows = [dict.fromkeys(features(c.title, c.summary), 1.0) for c in tuning]
+    rows = [dict.fromkeys(feature_set(c.title, c.summary), 1.0) for c in tuning]
     vectorizer = DictVectorizer()
     matrix = normalize(vectorizer.fit_transform(rows))
     names = vectorizer.get_feature_names_out()
