@@ -25,6 +25,7 @@ import math
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 from pathlib import Path
 
 from parley.flows.topics.normalize import normalize
@@ -68,8 +69,8 @@ def feature_set(title: str, summary: str) -> set[str]:
     head, body = stems(title), stems(summary)
     found = set(head)
     found.update(body)
-    found.update(f"{a} {b}" for a, b in zip(head, head[1:]))
-    found.update(f"{a} {b}" for a, b in zip(body, body[1:]))
+    found.update(f"{a} {b}" for a, b in pairwise(head))
+    found.update(f"{a} {b}" for a, b in pairwise(body))
     found.update("t:" + stem for stem in head)
     return found
 
