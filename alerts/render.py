@@ -75,52 +75,78 @@ class RenderedAlert:
     body: str
 
 
+# The title's word for each kind of alert ("new" has none: the headline says it).
+KIND_MARKERS = {
+    "updated": "Updated: ",
+    "development": "Development: ",
+    "coverage": "More coverage: ",
+}
+
+
 def render_alert(view: AlertView, zone: ZoneInfo) -> RenderedAlert:
     """Render ``view`` with times shown in ``zone``."""
-    topic = clean_line(view.topic_name, MAX_NAME) or clean_line(view.topic_key, MAX_NAME)
+    topic = topic_label(view)
     headline = clean_line(view.headline, MAX_HEADLINE) or "(no headline)"
     outlet = clean_line(view.outlet, MAX_NAME)
-    updated = view.kind == "updated"
-    marker = {"updated": "Updated: ", "development": "Development: ",
-              "coverage": "More coverage: "}.get(view.kind, "")  # fmt: skip
-
-    prefix = f"[{topic}] " + marker
-    suffix = f" — {outlet}" if outlet else ""
-    room = max(MAX_TITLE - len(prefix) - len(suffix), 20)
-    title = prefix + _cap(headline, room) + suffix
+    title = alert_title(topic, view.kind, headline, outlet)
 
     lines = [headline]
     if view.kind == "coverage":
-        count = len(view.story.outlets) if view.story is not None else 0
-        lines += [f"More coverage of a known story: {count} outlet{'s' if count != 1 else ''}"
-                  " now report it"]  # fmt: skip
+        lines.append(coverage_line(view.story))
     if view.added:
-        lines += ["What's new: " + "; ".join(clean_line(a, MAX_NAME * 2) for a in view.added)]
-    lines.append(
-        " — ".join(part for part in (outlet, format_time(view.published_at, zone)) if part)
-    )
-    link = safe_link(view.link)
-    if link:
-        lines.append(link)
+        lines.append(whats_new_line(view.added))
+    lines += source_lines(view, outlet, zone)
     severity = clean_line(view.severity, MAX_NAME)
     lines.append(f"Severity: {severity} · Topic: {topic}")
-    matched = _matched_line(view.terms, view.field)
+    matched = matched_line(view.terms, view.field)
     if matched:
         lines.append(matched)
     snippet = clean_block(view.snippet, MAX_SNIPPET)
     if snippet:
         lines += ["", snippet]
-    if updated and view.diff:
+    if view.kind == "updated" and view.diff:
         lines += ["", "What changed:", clean_block(view.diff, MAX_DIFF)]
     if view.story is not None:
-        lines += ["", *_story_lines(view.story, zone)]
+        lines += ["", *story_lines(view.story, zone)]
     return RenderedAlert(title=title, body="\n".join(lines))
+
+
+def topic_label(view: AlertView) -> str:
+    """The topic as an alert names it: its name, else its key (cleaned)."""
+    return clean_line(view.topic_name, MAX_NAME) or clean_line(view.topic_key, MAX_NAME)
+
+
+def alert_title(topics: str, kind: str, headline: str, outlet: str) -> str:
+    """``[topics] Marker: headline — outlet``, the headline cut to fit ``MAX_TITLE``; the
+    parts are cleaned already."""
+    prefix = f"[{topics}] " + KIND_MARKERS.get(kind, "")
+    suffix = f" — {outlet}" if outlet else ""
+    room = max(MAX_TITLE - len(prefix) - len(suffix), 20)
+    return prefix + _cap(headline, room) + suffix
+
+
+def coverage_line(story: StoryContext | None) -> str:
+    count = len(story.outlets) if story is not None else 0
+    return (
+        f"More coverage of a known story: {count} outlet{'s' if count != 1 else ''} now report it"
+    )
+
+
+def whats_new_line(added: tuple[str, ...]) -> str:
+    return "What's new: " + "; ".join(clean_line(a, MAX_NAME * 2) for a in added)
+
+
+def source_lines(view: AlertView, outlet: str, zone: ZoneInfo) -> list[str]:
+    """``outlet — time`` and the link (when it is a safe one)."""
+    lines = [" — ".join(part for part in (outlet, format_time(view.published_at, zone)) if part)]
+    link = safe_link(view.link)
+    return [*lines, link] if link else lines
 
 
 MAX_OUTLETS = 6
 
 
-def _story_lines(story: StoryContext, zone: ZoneInfo) -> list[str]:
+def story_lines(story: StoryContext, zone: ZoneInfo) -> list[str]:
     marks = [
         m for m, on in (("official", story.official), ("corroborated", story.corroborated)) if on
     ]
@@ -226,7 +252,7 @@ def markdown_link(label: str, link: str | None) -> str:
     return f"[{text}]({url})"
 
 
-def _matched_line(terms: tuple[str, ...], field: str) -> str:
+def matched_line(terms: tuple[str, ...], field: str) -> str:
     """``Matched: "ZNPP", "IAEA" in title`` (empty without terms)."""
     shown = [clean_line(term, MAX_TERM).replace('"', "'") for term in terms[:MAX_TERMS]]
     shown = [term for term in shown if term]

@@ -19,6 +19,7 @@ from parley.alerts.render import (
     render_alert,
     word_diff,
 )
+from parley.alerts.render_topics import render_item_alert, title_topics
 
 KYIV = ZoneInfo("Europe/Kyiv")
 
@@ -169,3 +170,66 @@ def test_printable_text_fast_path_cleans_as_before() -> None:
         kept = "".join(ch for ch in link.strip() if unicodedata.category(ch)[0] != "C")
         if link.strip().isprintable():
             assert kept == link.strip()  # what lets safe_link skip its filter
+
+
+# --- one alert for an item on several topics ------------------------------------------------
+
+
+def test_one_topic_renders_as_a_single_alert() -> None:
+    assert render_item_alert([VIEW], KYIV) == render_alert(VIEW, KYIV)
+
+
+def test_several_topics_one_title_naming_all_and_each_topics_own_part() -> None:
+    development = dataclasses.replace(VIEW, kind="development", added=("new figure: 22",))
+    energy = dataclasses.replace(
+        VIEW,
+        topic_name="Energy truce",
+        topic_key="energy-truce",
+        severity="medium",
+        terms=("energy",),
+        snippet="Strikes on «energy» sites paused.",
+    )
+    alert = render_item_alert([development, energy], KYIV)
+    assert alert.title == (
+        "[Zaporizhzhia NPP · Energy truce] Development: IAEA team rotates at the plant — Reuters"
+    )
+    body = alert.body.splitlines()
+    assert body[:4] == [
+        "IAEA team rotates at the plant",
+        "Reuters — 2025-03-25 14:02 EET",
+        "https://wire.example/world/iaea-team-rotates",
+        "Severity: high · Topics: Zaporizhzhia NPP, Energy truce",
+    ]
+    znpp = body.index("Zaporizhzhia NPP (high): development")
+    truce = body.index("Energy truce (medium): new story")
+    assert znpp < truce
+    assert body.index("What's new: new figure: 22") == znpp + 1  # the development's, not both
+    assert body.count("What's new: new figure: 22") == 1
+    assert body[truce + 1 :] == ['Matched: "energy" in title', "Strikes on «energy» sites paused."]
+
+
+def test_an_edit_on_several_topics_shows_what_changed_once() -> None:
+    diff = word_diff("40 vessels wait", "63 vessels wait")
+    views = [
+        dataclasses.replace(VIEW, kind="updated", diff=diff),
+        dataclasses.replace(VIEW, kind="updated", diff=diff, topic_name="Talks", severity="low"),
+    ]
+    alert = render_item_alert(views, KYIV)
+    assert alert.title.startswith("[Zaporizhzhia NPP · Talks] Updated: ")
+    assert alert.body.count("What changed:") == 1
+    assert alert.body.count("The IAEA said its team") == 1  # a snippet the topics share: once
+    assert "Talks (low): updated" in alert.body
+
+
+def test_many_topics_are_counted_when_their_names_do_not_fit() -> None:
+    names = [f"A rather long topic name number {n} for the title" for n in range(6)]
+    views = [
+        dataclasses.replace(VIEW, topic_name=name, topic_key=f"t{n}")
+        for n, name in enumerate(names)
+    ]
+    alert = render_item_alert(views, KYIV)
+    assert alert.title.startswith(f"[{names[0]} · {names[1]} +4 more] IAEA team rotates")
+    assert len(alert.title) <= MAX_TITLE
+    assert alert.title.endswith("— Reuters")
+    assert all(f"{name} (high): new story" in alert.body for name in names)
+    assert title_topics(["Only one"], 5) == "Only one"
