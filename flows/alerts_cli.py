@@ -53,7 +53,7 @@ def alerts_show(
 ) -> None:
     """Show one alert of the outbox and every attempt to send it, service by service."""
     from parley.flows.settings import load_settings
-    from parley.storage import attempts
+    from parley.storage import attempts, outbox
     from parley.storage.db import init_db, make_engine, session_scope
     from parley.storage.models import OutboxAlert
 
@@ -73,7 +73,7 @@ def alerts_show(
         ("alert", row.title),
         ("channel", row.channel),
         ("status", row.status + (f" (bundle {row.bundle_id})" if row.bundle_id else "")),
-        ("topic", f"{row.topic_key} · {row.kind} · {row.severity}"),
+        ("topic", f"{', '.join(outbox.row_topics(row.topic_key))} · {row.kind} · {row.severity}"),
         ("created", show_time(row.created_at, zone)),
         ("sent", show_time(row.sent_at, zone) if row.sent_at else "-"),
         ("next try", show_time(row.next_attempt_at, zone) if row.status == "pending" else "-"),

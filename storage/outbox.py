@@ -18,6 +18,10 @@ PENDING, SENT, DEAD = "pending", "sent", "dead"
 IMMEDIATE, DIGEST = "immediate", "digest"
 BACKOFF_BASE = timedelta(seconds=30)
 BACKOFF_CAP = timedelta(hours=1)
+# An alert on several topics stores their keys lead first, joined (topic keys have no comma),
+# as many whole keys as the column holds; the message itself names every topic.
+TOPIC_KEY_LENGTH = 100  # OutboxAlert.topic_key
+TOPIC_SEPARATOR = ","
 
 # What delivery runs once per row it sends, built once (see storage/upsert.py).
 _OUTBOX = OutboxAlert.__table__  # type: ignore[attr-defined]
@@ -75,6 +79,42 @@ def enqueue(
         "created_at": now,
     }
     return insert_ignore(session, OutboxAlert, values, ["idempotency_key"])
+
+
+def pack_topics(keys: Sequence[str]) -> str:
+    """The ``topic_key`` of an alert naming ``keys`` (lead first): ``black-sea,talks``."""
+    packed = keys[0][:TOPIC_KEY_LENGTH]
+    for key in keys[1:]:
+        if len(packed) + len(TOPIC_SEPARATOR) + len(key) > TOPIC_KEY_LENGTH:
+            break
+        packed += TOPIC_SEPARATOR + key
+    return packed
+
+
+def row_topics(topic_key: str) -> list[str]:
+    """The topic keys an outbox row's ``topic_key`` names, lead first."""
+    return [key for key in topic_key.split(TOPIC_SEPARATOR) if key] or [topic_key]
+
+
+def rename_topic(session: Session, old: str, new: str) -> int:
+    """Put ``new`` for the topic key ``old`` in every row naming it, alone or among others
+    (see :func:`pack_topics`); the number of rows changed."""
+    topic_key = col(OutboxAlert.topic_key)
+    # Topic keys are letters, digits and dashes: nothing in them is a LIKE wildcard.
+    naming = or_(
+        topic_key == old,
+        topic_key.startswith(old + TOPIC_SEPARATOR),
+        topic_key.endswith(TOPIC_SEPARATOR + old),
+        topic_key.contains(TOPIC_SEPARATOR + old + TOPIC_SEPARATOR),
+    )
+    changed = 0
+    for row_id, packed in session.exec(select(OutboxAlert.id, OutboxAlert.topic_key).where(naming)):
+        keys = [new if key == old else key for key in row_topics(packed)]
+        renamed = pack_topics(list(dict.fromkeys(keys)))
+        if renamed != packed:
+            statement = update(_OUTBOX).where(_OUTBOX.c.id == row_id).values(topic_key=renamed)
+            changed += session.connection().execute(statement).rowcount or 0
+    return changed
 
 
 def _unclaimed(now: datetime) -> list[ColumnElement[bool]]:

@@ -13,17 +13,20 @@ from collections.abc import Mapping
 from sqlalchemy import update
 from sqlmodel import Session
 
-from .models import Match, OutboxAlert, Story
+from . import outbox
+from .models import Match, Story
 
 
 def rename_topic_keys(session: Session, renamed: Mapping[str, str]) -> int:
-    """Move rows of each old key to its new key; the number of rows moved."""
+    """Move rows of each old key to its new key; the number of rows moved. An outbox row on
+    several topics (``black-sea,old-key``) has the old key replaced among the others."""
     moved = 0
     for old, new in renamed.items():
         if old == new:
             continue
-        for model in (Match, Story, OutboxAlert):
+        for model in (Match, Story):
             table = model.__table__  # type: ignore[union-attr]
             statement = update(table).where(table.c.topic_key == old).values(topic_key=new)
             moved += session.connection().execute(statement).rowcount or 0
+        moved += outbox.rename_topic(session, old, new)
     return moved

@@ -23,6 +23,7 @@ from parley.flows.pipeline.digest import (
     StoryLine,
     TopicSection,
     build_digests,
+    group_rows,
     render_digest,
 )
 from parley.storage import outbox
@@ -152,6 +153,76 @@ def test_a_failed_digest_keeps_its_alerts_and_the_next_sends_once(
         assert {r.status for r in rows(engine, "hook")} == {"sent"}
         assert digest(engine, channels, MORNING + timedelta(days=2)).sent == 0
         assert len(hook.requests) == 2
+
+
+def test_an_alert_on_two_topics_is_listed_under_each_with_that_topics_story(
+    tmp_path: Path, engine: Engine
+) -> None:
+    sink = tmp_path / "brief.jsonl"
+    channels = write_channels(
+        tmp_path, [{"name": "brief", "url": f"jsonl://{sink}", "mode": "digest"}]
+    )
+    with session_scope(engine) as session:
+        feed = Feed(url="https://wire.example/rss", name="Dnipro Wire")
+        session.add(feed)
+        session.flush()
+        assert feed.id is not None
+        title = "Grain ships pass the plant's shore"
+        entry = Entry(feed_id=feed.id, uid="both", title=title, content_hash="0" * 64)
+        session.add(entry)
+        session.flush()
+        assert entry.id is not None
+        story_ids = {}
+        for topic in ("grain", "znpp"):
+            story = open_story(
+                session,
+                topic_key=topic,
+                entry=entry,
+                official=False,
+                signature=[],
+                facts={},
+                when=QUEUED,
+            )
+            story_ids[topic] = story.id
+        lead = Match(
+            entry_id=entry.id,
+            revision=1,
+            topic_key="grain",
+            severity="high",
+            kind="new",
+            field="title",
+        )
+        session.add(lead)
+        session.flush()
+        both = outbox.pack_topics(["grain", "znpp"])
+        outbox.enqueue(
+            session,
+            key="both-brief",
+            channel="brief",
+            kind="new",
+            topic_key=both,
+            title="[both] t",
+            body="b",
+            now=QUEUED,
+            match_id=lead.id,
+            mode="digest",
+        )
+    with Session(engine) as session:
+        sections = group_rows(session, rows(engine, "brief"), TOPICS)
+    assert [(s.key, s.name, s.alerts) for s in sections] == [
+        ("grain", "Black Sea grain", 1),
+        ("znpp", "Zaporizhzhia NPP", 1),
+    ]
+    assert [list(s.stories) for s in sections] == [
+        [f"story:{story_ids['grain']}"],
+        [f"story:{story_ids['znpp']}"],
+    ]
+    report = digest(engine, channels)
+    assert (report.sent, report.alerts) == (1, 1)
+    (message,) = jsonl_alerts(sink)
+    assert str(message["title"]).startswith("parley digest — 1 alert on 2 topics")
+    body = str(message["body"])
+    assert body.count(f"- {title} — Dnipro Wire") == 2  # one line in each topic
 
 
 def test_a_channel_no_longer_in_digest_mode_gets_its_waiting_alerts(

@@ -128,44 +128,59 @@ def build_digests(
 def group_rows(
     session: Session, rows: Sequence[OutboxAlert], topic_names: Mapping[str, str]
 ) -> list[TopicSection]:
-    """The rows by topic (in order of their first alert), then by story within a topic."""
+    """The rows by topic (in order of their first alert), then by story within a topic.
+
+    A row on several topics (one alert for an item on each of them) is listed under each,
+    with that topic's story.
+    """
     sections: dict[str, TopicSection] = {}
     for row in rows:
-        section = sections.get(row.topic_key)
-        if section is None:
-            name = topic_names.get(row.topic_key) or row.topic_key
-            section = sections[row.topic_key] = TopicSection(row.topic_key, name)
-        section.alerts += 1
-        key, line = _story_line(session, row)
-        known = section.stories.get(key)
-        if known is None:
-            section.stories[key] = line
-        else:
-            known.reports += 1
+        found = _row_entry(session, row)
+        for topic in outbox.row_topics(row.topic_key):
+            section = sections.get(topic)
+            if section is None:
+                name = topic_names.get(topic) or topic
+                section = sections[topic] = TopicSection(topic, name)
+            section.alerts += 1
+            key, line = _story_line(session, row, topic, found)
+            known = section.stories.get(key)
+            if known is None:
+                section.stories[key] = line
+            else:
+                known.reports += 1
     return list(sections.values())
 
 
-def _story_line(session: Session, row: OutboxAlert) -> tuple[str, StoryLine]:
-    """A grouping key for the row's story and the line to show for it."""
-    key, line = _find_story(session, row)
+def _row_entry(session: Session, row: OutboxAlert) -> tuple[Entry, Feed] | None:
+    """The entry (and its feed) the row's match is of; None for a row without a match."""
+    if row.match_id is None:
+        return None
+    found = session.exec(
+        select(Entry, Feed)
+        .join(Match, col(Entry.id) == Match.entry_id)
+        .join(Feed, col(Feed.id) == Entry.feed_id)
+        .where(Match.id == row.match_id)
+    ).first()
+    return None if found is None else (found[0], found[1])
+
+
+def _story_line(
+    session: Session, row: OutboxAlert, topic: str, found: tuple[Entry, Feed] | None
+) -> tuple[str, StoryLine]:
+    """A grouping key for the row's story in ``topic`` and the line to show for it."""
+    key, line = _find_story(session, row, topic, found)
     line.first_at = row.created_at
     return key, line
 
 
-def _find_story(session: Session, row: OutboxAlert) -> tuple[str, StoryLine]:
-    fallback = (f"row:{row.id}", StoryLine(row.title, "", None))
-    if row.match_id is None:
-        return fallback
-    found = session.exec(
-        select(Match, Entry, Feed)
-        .join(Entry, col(Entry.id) == Match.entry_id)
-        .join(Feed, col(Feed.id) == Entry.feed_id)
-        .where(Match.id == row.match_id)
-    ).first()
+def _find_story(
+    session: Session, row: OutboxAlert, topic: str, found: tuple[Entry, Feed] | None
+) -> tuple[str, StoryLine]:
     if found is None:
-        return fallback
-    match, entry, feed = found
-    story = story_of_entry(session, match.entry_id, match.topic_key)
+        return f"row:{row.id}", StoryLine(row.title, "", None)
+    entry, feed = found
+    assert entry.id is not None
+    story = story_of_entry(session, entry.id, topic)
     if story is None:
         return f"entry:{entry.id}", StoryLine(entry.title, feed.name, entry.link)
     return f"story:{story.id}", StoryLine(story.headline, feed.name, entry.link)
