@@ -466,6 +466,7 @@ async def plain_cold(
     from parley.flows.ingest import parsepool
     from parley.flows.ingest.fetch import fetch_all
     from parley.flows.pipeline import deliver as deliver_module
+    from parley.flows.pipeline import item_alerts as item_alerts_module
     from parley.flows.pipeline import process as process_module
     from parley.flows.pipeline.cycle import (
         due_requests,
@@ -500,7 +501,7 @@ async def plain_cold(
         (process_module, "record_match", "store: record_match (match INSERT)"),
         (process_module, "assign", "stories: assign (pick or open the story, join it)"),
         (process_module, "_story_context", "stories: the alert's story context"),
-        (process_module, "render_alert", "queue: render_alert"),
+        (item_alerts_module, "render_item_alert", "queue: render_item_alert"),
         (outbox, "enqueue", "queue: outbox.enqueue (INSERT)"),
         (Session, "commit", "{step}: Session.commit"),
         (outbox, "claim_due", "deliver: outbox.claim_due (UPDATE per row)"),

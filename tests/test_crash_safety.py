@@ -46,16 +46,16 @@ from parley.storage.models import Entry, Match, OutboxAlert
 CRASHRUN = Path(__file__).resolve().parent / "crashrun.py"
 MARKER_TIMEOUT = 15.0  # seconds for the subprocess to reach its kill point
 EXIT_TIMEOUT = 5.0
-FIRST_ALERTS = 15  # demo step 01-first (seeds/demo/README.md)
+FIRST_ALERTS = 11  # demo step 01-first (seeds/demo/README.md): one per item that alerts
 
 # kill point → which occurrence (see tests/crashrun.py). Demo 01-first is matched in the order
-# Dnipro Wire (entries 1-4), Kyiv Herald (5-8), …; 15 alerts are sent in one claimed batch.
+# Dnipro Wire (entries 1-4), Kyiv Herald (5-8), …; 11 alerts are sent in one claimed batch.
 KILL_POINTS = {
     "after-fetch": 1,
     "mid-process": 2,  # Dnipro Wire and Kyiv Herald committed, three feeds to go
     "mid-transaction": 6,  # Dnipro Wire committed; Kyiv Herald half matched, uncommitted
-    "after-claim": 1,  # all 15 rows claimed and committed, none sent
-    "after-send-before-mark": 4,  # 3 sent and marked; the 4th sent, not marked; 11 claimed
+    "after-claim": 1,  # all 11 rows claimed and committed, none sent
+    "after-send-before-mark": 4,  # 3 sent and marked; the 4th sent, not marked; 7 claimed
 }
 LEASED = ("after-claim", "after-send-before-mark")  # the dead run's claim holds rows
 

@@ -12,16 +12,25 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from flowrun import Monitor, demo_feeds, jsonl_alerts, publish
+from flowrun import SEEDS, Monitor, demo_feeds, jsonl_alerts, publish
 from receivers import SmtpReceiver, WebhookReceiver
+from sqlmodel import select
 
+from parley.alerts.render import MAX_HEADLINE, clean_line
+from parley.alerts.severity import RANK
 from parley.flows.ingest.localserver import FeedServer
+from parley.flows.stories.assign import ALERTING
+from parley.flows.topics.load import load_topics
+from parley.storage.models import Entry
 
 pytestmark = [pytest.mark.prefect, pytest.mark.usefixtures("prefect_harness")]
 
-# Step 01: 11 items match, one of them two topics → 12 matches (seeds/demo/README.md).
-FIRST_MATCHES = 15  # demo step 01 (seeds/demo/README.md): 13 stories, 2 developments
-FIRST_ALERTS = 15
+# Step 01 (seeds/demo/README.md): 12 items match → 17 matches (13 stories opened, 2
+# developments, 2 coverage) and 11 alerts per channel: one per item that alerts, three of them
+# on several topics.
+FIRST_MATCHES = 17
+FIRST_ALERTS = 11
+MULTI_TOPIC_ITEMS = 3
 PRISONERS = "prisoner-exchange"
 DEMO_FILES = ("dnipro-wire.xml", "kyiv-herald.xml", "vestnik-online.xml", "atomic-watch.xml",
               "odesa-courier.xml")  # fmt: skip
@@ -55,7 +64,7 @@ def test_cycles_alert_once_per_story_and_development(
     first = run.cycle()
     assert len(first.matches) == FIRST_MATCHES
     kinds = Counter(m.kind for m in first.matches)
-    assert kinds == {"new": 13, "development": 2}
+    assert kinds == {"new": 13, "development": 2, "coverage": 2}
     assert first.delivery is not None and first.delivery.sent == 2 * FIRST_ALERTS
     assert len(jsonl_alerts(sink)) == FIRST_ALERTS
     assert len(hook.wait_for(FIRST_ALERTS)) == FIRST_ALERTS
@@ -75,7 +84,7 @@ def test_cycles_alert_once_per_story_and_development(
     assert len({feed for feed, _ in story}) == 4  # four outlets, one story
     assert {m.kind for m in third.matches if m.topic_key != PRISONERS} == {"updated"}
     alerts = jsonl_alerts(sink)[FIRST_ALERTS:]
-    assert len(alerts) == third.alerts_queued // 2 == 3
+    assert len(alerts) == third.alerts_queued // 2 == 2  # the opener; the edit, on two topics
     opened = next(a for a in alerts if "Prisoner" in str(a["title"]))
     assert "Story: first seen" in str(opened["body"])
     updated = [a for a in alerts if "Updated" in str(a["title"])]
@@ -103,6 +112,46 @@ def test_cycles_alert_once_per_story_and_development(
     stored_uids = {uid for uid, *_ in run.matches()}
     assert not stored_uids & NEGATIVE_UIDS
     assert all(a.status == "sent" for a in run.outbox())
+
+
+def test_an_item_on_several_topics_is_one_message_per_channel_naming_them_all(
+    tmp_path: Path, server: FeedServer, hook: WebhookReceiver, db_url: str
+) -> None:
+    """Each topic keeps its own match and story; each channel gets ONE message for the item,
+    its title naming every topic (the highest severity first), its body each topic's part."""
+    run = _monitor(tmp_path, server, db_url, hook)
+    publish(server, "01-first")
+    run.cycle()
+    received = [request.json() for request in hook.wait_for(FIRST_ALERTS)]
+    assert len(jsonl_alerts(tmp_path / "alerts.jsonl")) == len(received) == FIRST_ALERTS
+
+    topics = load_topics(SEEDS / "topics.yaml")
+    order = {topic.key: (-RANK[topic.severity], n) for n, topic in enumerate(topics)}
+    names = {topic.key: topic.name for topic in topics}
+    by_uid: dict[str, list[str]] = {}
+    for uid, key, _revision, kind in run.matches():
+        if kind in ALERTING:  # coverage is recorded, not alerted (no route asks for it)
+            by_uid.setdefault(uid, []).append(key)
+    several = {
+        uid: sorted(keys, key=order.__getitem__) for uid, keys in by_uid.items() if len(keys) > 1
+    }
+    assert len(several) == MULTI_TOPIC_ITEMS
+    with run.session() as session:
+        headlines = {e.uid: e.title for e in session.exec(select(Entry)) if e.uid in several}
+    for uid, keys in several.items():
+        headline = clean_line(headlines[uid], MAX_HEADLINE)
+        [message] = [m for m in received if str(m["message"]).splitlines()[0] == headline]
+        shown = [names[key] for key in keys]
+        assert str(message["title"]).startswith("[" + " · ".join(shown) + "] ")
+        body = str(message["message"]).splitlines()
+        assert any(line.endswith(f" · Topics: {', '.join(shown)}") for line in body), body
+        for name in shown:
+            assert sum(line.startswith(f"{name} (") for line in body) == 1, (name, body)
+    rows = [row for row in run.outbox() if row.channel == "webhook"]
+    assert len(rows) == FIRST_ALERTS
+    assert sorted(row.topic_key.count(",") + 1 for row in rows) == sorted(
+        len(keys) for keys in by_uid.values()
+    )
 
 
 def test_a_failing_channel_keeps_alerts_pending_then_delivers_once(

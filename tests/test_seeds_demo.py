@@ -319,6 +319,34 @@ def test_readme_story_roles_are_known() -> None:
             assert len(roles) == len(row["topics"].split(",")), row
 
 
+ALERTING_ROLES = {"opens story", "development", "updated"}  # coverage: no route asks for it
+
+
+def _expected_counts() -> dict[str, tuple[int, int]]:
+    """Step → (matches, alerts) as "What each step shows" states them ("15 matches, 12 alerts")."""
+    text = (DEMO / "README.md").read_text(encoding="utf-8")
+    sections = re.findall(r"\*\*(\d\d)-[\w-]+\*\*(.*?)(?=\n\*\*\d\d-|\n## )", text, re.DOTALL)
+    counts = {}
+    for step, section in sections:
+        found = re.search(r"(\d+) match(?:es)?, (\d+) alerts?\b", " ".join(section.split()))
+        if found is not None:
+            counts[step] = (int(found.group(1)), int(found.group(2)))
+    return counts
+
+
+def test_readme_counts_follow_the_table_one_alert_per_item() -> None:
+    """Each (item, topic) with a role is a match; an item with an alerting role in any of its
+    topics is ONE alert per channel, however many topics it is on."""
+    expected = _expected_counts()
+    assert set(expected) == {"01", "03", "04"}
+    for step, (matches, alerts) in expected.items():
+        rows = [r for r in readme_rows() if r["step"] == step and r["role"] != "—"]
+        roles = [[role.strip() for role in r["role"].split(",")] for r in rows]
+        assert sum(len(item) for item in roles) == matches, step
+        assert sum(bool(set(item) & ALERTING_ROLES) for item in roles) == alerts, step
+    assert expected["01"] == (17, 11)
+
+
 def _story_a(step_number: str) -> list[dict[str, str]]:
     return [
         r

@@ -7,7 +7,6 @@ a crash loses nothing (the entries come back as new next cycle) and a re-run add
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -17,7 +16,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from parley.alerts.channels import Channel
-from parley.alerts.render import AlertView, StoryContext, render_alert, word_diff
+from parley.alerts.render import AlertView, StoryContext, word_diff
 from parley.alerts.routes import Subject, route_kind, targets
 from parley.flows.ingest.model import (
     EntryDraft,
@@ -28,11 +27,11 @@ from parley.flows.ingest.model import (
 )
 from parley.flows.ingest.parse import parse_feed
 from parley.flows.pipeline.health import feed_health, feed_silence, silence
+from parley.flows.pipeline.item_alerts import TopicAlert, queue_item_alerts
 from parley.flows.pipeline.report import FeedOutcome, MatchRecord
 from parley.flows.stories.assign import DEVELOPMENT, NEW, UPDATED, Decision, assign
 from parley.flows.stories.facts import Facts, describe
 from parley.flows.topics.match import TopicMatch, TopicMatcher
-from parley.storage import outbox
 from parley.storage.db import session_scope
 from parley.storage.entries import (
     EntryChange,
@@ -184,10 +183,12 @@ def _parse(
 def match_entry(
     session: Session, pipeline: Pipeline, feed: Feed, change: EntryChange, now: datetime
 ) -> list[MatchRecord]:
-    """Match one new or edited entry; record each match, its story, and queue its alerts."""
+    """Match one new or edited entry; record each match and its story, route each topic, then
+    queue ONE alert per channel naming every topic routed there (item_alerts.py)."""
     entry = change.entry
     assert entry.id is not None
-    records = []
+    matched: list[tuple[TopicMatch, str]] = []
+    alerts: list[TopicAlert] = []
     for hit in pipeline.matcher.match(entry.title, entry.summary):
         # An entry stored by this transaction has no match yet (nor a story).
         if not change.inserted and match_exists(session, entry.id, hit.topic_key, entry.revision):
@@ -212,16 +213,16 @@ def match_entry(
         )
         if match_id is None:
             continue  # a concurrent run recorded it first
-        queued = 0
+        matched.append((hit, decision.kind))
         kind = route_kind(decision.kind)  # coverage too: only routes asking for it take it
         if pipeline.queue_alerts and kind is not None:
             subject = Subject(kind, hit.topic_key, hit.severity, feed.tier)
             chosen = targets(pipeline.channels, subject)
             if chosen:
                 view = _view(session, feed, entry, hit, decision, story, change.previous)
-                queued = _enqueue(session, chosen, feed, entry, hit, view, match_id, now, pipeline)
-        records.append(_record(feed, entry, hit, decision.kind, queued))
-    return records
+                alerts.append(TopicAlert(view, match_id, chosen))
+    queued = queue_item_alerts(session, feed, entry, alerts, pipeline.zone, now)
+    return [_record(feed, entry, hit, kind, queued[hit.topic_key]) for hit, kind in matched]
 
 
 def _corroborate(session: Session, story: StoryState, needed: int) -> StoryState:
@@ -299,44 +300,6 @@ def _diff(previous: Snapshot | None, entry: Entry) -> str | None:
         return None
     old = f"{previous.title}\n{previous.summary}"
     return word_diff(old, f"{entry.title}\n{entry.summary}")
-
-
-def idempotency_key(feed: Feed, entry: Entry, topic_key: str, channel: str) -> str:
-    """The same alert for the same channel always gets the same key."""
-    parts = (feed.url, entry.uid, str(entry.revision), topic_key, channel)
-    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
-
-
-def _enqueue(
-    session: Session,
-    chosen: Sequence[tuple[Channel, str]],
-    feed: Feed,
-    entry: Entry,
-    hit: TopicMatch,
-    view: AlertView,
-    match_id: int,
-    now: datetime,
-    pipeline: Pipeline,
-) -> int:
-    """Queue ``view`` once on each chosen channel, in the mode its routes chose."""
-    rendered = render_alert(view, pipeline.zone)
-    queued = 0
-    for channel, mode in chosen:
-        row_id = outbox.enqueue(
-            session,
-            key=idempotency_key(feed, entry, hit.topic_key, channel.name),
-            channel=channel.name,
-            kind=view.kind,
-            topic_key=hit.topic_key,
-            title=rendered.title,
-            body=rendered.body,
-            now=now,
-            match_id=match_id,
-            severity=hit.severity,
-            mode=mode,
-        )
-        queued += row_id is not None
-    return queued
 
 
 def _record(feed: Feed, entry: Entry, hit: TopicMatch, kind: str, queued: int) -> MatchRecord:
