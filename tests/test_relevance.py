@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -291,3 +292,19 @@ def test_a_renamed_topic_keeps_its_routes_and_stored_rows(tmp_path: Path) -> Non
         assert session.exec(select(OutboxAlert.topic_key)).all() == ["truce"]
         assert rename_topic_keys(session, {"old-truce": "truce"}) == 0
     engine.dispose()
+
+
+def test_the_monitor_scores_without_scikit_learn() -> None:
+    code = (
+        "import sys; from pathlib import Path\n"
+        "from parley.flows.pipeline.cycle import open_runtime\n"
+        "from parley.flows.topics.load import load_topics\n"
+        "from parley.flows.topics.relevance import build_matcher\n"
+        f"t = Path({str(SEED_TOPICS)!r}); m = build_matcher(load_topics(t), t, Path({str(SEED_MODEL)!r}))\n"
+        "m.match('Kyiv and Moscow: talks in Istanbul', 'Delegations met.')\n"
+        "print(sorted(k for k in ('sklearn', 'numpy', 'scipy') if k in sys.modules))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env=clean_environ(), timeout=120, check=False)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]", done.stdout
