@@ -32,6 +32,7 @@ from parley.flows.pipeline.report import FeedOutcome, MatchRecord
 from parley.flows.stories.assign import DEVELOPMENT, NEW, UPDATED, Decision, assign
 from parley.flows.stories.facts import Facts, describe
 from parley.flows.topics.match import TopicMatch, TopicMatcher
+from parley.flows.topics.relevance import RelevanceMatcher
 from parley.storage.db import session_scope
 from parley.storage.entries import (
     EntryChange,
@@ -60,7 +61,7 @@ class Pipeline:
     """What the stages after fetching need: where to store, what to match, whom to tell."""
 
     engine: Engine
-    matcher: TopicMatcher
+    matcher: TopicMatcher | RelevanceMatcher
     channels: Sequence[Channel]
     zone: ZoneInfo
     queue_alerts: bool = True
