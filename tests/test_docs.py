@@ -54,14 +54,27 @@ def test_feeds_example_loads(tmp_path: Path) -> None:
 
 
 def test_topics_example_loads_and_matches() -> None:
+    """The README's new topic, added to the seed file as a user would, uses its shared sets."""
     from parley.flows.topics.match import TopicMatcher
 
     (block,) = _yaml_blocks("topics")
-    matcher = TopicMatcher(parse_topics(block, "README.md"))
-    assert [m.topic_key for m in matcher.match("IAEA experts rotate at ZNPP", "")] == ["znpp"]
-    hits = matcher.match("Ротацію експертів на Запорізькій АЕС перенесли", "")
-    assert [m.topic_key for m in hits] == ["znpp"]
-    assert matcher.match("Zaporizhzhia city marathon draws 3,000 runners", "") == []
+    assert block.startswith("topics:\n")
+    seed = (README.parent / "seeds" / "topics.yaml").read_text(encoding="utf-8")
+    topics = parse_topics(seed.rstrip("\n") + "\n" + block.removeprefix("topics:\n"), "README.md")
+    assert topics[-1].key == "children"
+    matcher = TopicMatcher(topics)
+
+    def keys(title: str, summary: str = "") -> list[str]:
+        return [m.topic_key for m in matcher.match(title, summary) if m.topic_key == "children"]
+
+    assert keys("Kyiv says Russia must return deported children before any deal") == ["children"]
+    assert keys("Україна повернула ще 12 дітей, вивезених Росією") == ["children"]
+    assert keys("Москва заявила, что вернула детей в Киев") == ["children"]
+    assert keys("Children return to school in Lviv after the holidays") == []  # no war named
+    assert keys("Діти повернулися з дитячого табору в Карпатах", "Україна") == []  # vetoed
+    assert keys("Deported children from a summer camp in Crimea returned to Ukraine") == [
+        "children"
+    ]  # unless
 
 
 def test_channels_example_loads_with_its_secret_masked(tmp_path: Path) -> None:
