@@ -125,7 +125,7 @@ def test_features_join_spellings_across_scripts_and_mark_the_title() -> None:
     ru = features("Переговоры в Стамбуле", "")
     uk = features("Переговори в Стамбулі", "")
     assert ru["perego"] == "переговоры" and uk["perego"] == "переговори"  # 6-letter stems
-    assert "t:perego" in ru and "perego v" in ru and "stambu" in uk
+    assert "t:perego" in ru and "perego stambu" in ru and "stambu" in uk  # "в" is left out
 
 
 def test_the_fast_features_are_the_explained_ones() -> None:

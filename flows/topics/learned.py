@@ -7,8 +7,8 @@ stored in ``seeds/relevance/model.json``. Scoring needs only this module and the
 scikit-learn, no NumPy, so a monitor cycle pays a few dict look-ups per word.
 
 Features of an entry (the same function at training and scoring time, so they cannot drift):
-every word of the normalised text, transliterated to Latin letters and cut to its first
-``STEM`` letters (a crude stem that joins переговоры, переговори and peregovory), each such
+every word of the normalised text but function words and words of one or two letters,
+transliterated to Latin letters and cut to its first ``STEM`` letters (a crude stem that joins переговоры, переговори and peregovory), each such
 stem once, each pair of neighbouring stems once, and the stems of the title again with a
 ``t:`` mark. A row is scaled to unit length (1/√n per feature), as the trainer did.
 
@@ -31,8 +31,9 @@ from pathlib import Path
 from parley.flows.topics.normalize import normalize
 from parley.flows.yamlfile import ConfigError
 
-FORMAT = 2
+FORMAT = 3
 STEM = 6
+MIN_WORD = 3  # shorter words (і, з, в, on, of) carry no topic
 TOP_FEATURES = 3  # the words named in a learned match's explanation
 _WORD = re.compile(r"\w+")
 
@@ -43,6 +44,17 @@ _CYRILLIC = {
     "ч": "ch", "ш": "sh", "щ": "sch", "ъ": "", "ы": "y", "ь": "", "э": "e", "ю": "yu", "я": "ya",
 }  # fmt: skip
 _TRANSLIT = str.maketrans(_CYRILLIC)
+# Function words of 3+ letters in en/uk/ru, as the features see them (transliterated): they
+# would weigh by accident of the training items, not by meaning, and explain nothing.
+_FUNCTION_WORDS = """
+the and for with from that this was are were has have had its his her not but after over
+into about than will would said says also been which who their they
+що які який яка яке це цей ця ці він вона вони для від про після перед під над між через
+також як але або вже ще теж може його її їх був була було були
+что это как для от про после перед под над между через также уже еще тоже может его ее их
+они она оно был была было были
+"""
+STOP = frozenset(word.translate(_TRANSLIT) for word in _FUNCTION_WORDS.split())
 
 
 class ModelError(ConfigError):
@@ -50,18 +62,22 @@ class ModelError(ConfigError):
 
 
 def words(text: str) -> list[tuple[str, str]]:
-    """(stem, word as normalised) for every word (Unicode \\w+) of ``text``."""
+    """(stem, word as normalised) for every word (Unicode \\w+) of ``text`` but function words."""
     translit = _TRANSLIT
     return [
-        (stem, word)
+        (latin[:STEM], word)
         for word in _WORD.findall(normalize(text))
-        if (stem := word.translate(translit)[:STEM])
+        if len(latin := word.translate(translit)) >= MIN_WORD and latin not in STOP
     ]
 
 
 def stems(text: str) -> list[str]:
     """The stems of ``text``'s words, as :func:`words` gives them, without the words (fast)."""
-    return [word[:STEM] for word in _WORD.findall(normalize(text).translate(_TRANSLIT))]
+    return [
+        word[:STEM]
+        for word in _WORD.findall(normalize(text).translate(_TRANSLIT))
+        if len(word) >= MIN_WORD and word not in STOP
+    ]
 
 
 def feature_set(title: str, summary: str) -> set[str]:

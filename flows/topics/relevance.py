@@ -5,8 +5,9 @@ file has weights for and the rules did not match, a learned match when the entry
 war's context (the topics file's ``context:`` terms) and the topic's score reaches its
 threshold. A learned match explains itself like a rule match does: its ``rule`` reads
 ``learned: 0.83 ≥ 0.61 (truce, easter, kremlin)`` and its terms are the entry's words that
-weighed most. Without a model file, or for a topic the model has no weights for, only the
-rules decide.
+weighed most. A topic's `not` terms veto its learned match as they veto its rules (unless one
+of its `unless` terms occurs): "Black Sea Fleet" news stays out however the words score.
+Without a model file, or for a topic the model has no weights for, only the rules decide.
 """
 
 from __future__ import annotations
@@ -41,6 +42,9 @@ class RelevanceMatcher:
         self._learned = tuple(learned)
         gate = Topic(CONTEXT_KEY, CONTEXT_KEY, "low", tuple(context), (), ()) if context else None
         self._context = TopicMatcher([gate]) if gate is not None else None
+        # a topic's `not` terms (lifted by its `unless` terms) veto its learned match too
+        vetoes = [Topic(t.key, t.name, t.severity, t.none, (), t.unless) for t in topics if t.none]
+        self._vetoes = TopicMatcher(vetoes) if vetoes else None
 
     @property
     def topics(self) -> tuple[Topic, ...]:
@@ -59,19 +63,25 @@ class RelevanceMatcher:
         missing = [key for key in self._learned if key not in matched]
         if not missing or not self.in_context(title, summary):
             return found
-        added = [
-            self._learned_match(score, title, summary)
-            for score in self.scorer.scores(title, summary, missing)
-            if score.passed
-        ]
-        if not added:
+        passed = [score for score in self.scorer.scores(title, summary, missing) if score.passed]
+        if passed:
+            vetoed = self.vetoed(title, summary)
+            passed = [score for score in passed if score.key not in vetoed]
+        if not passed:
             return found
+        added = [self._learned_match(score, title, summary) for score in passed]
         return sorted(found + added, key=lambda m: self._order[m.topic_key])
 
     def in_context(self, title: str, summary: str) -> bool:
         """Whether the entry names this war (always true without ``context:`` terms); the
         matcher's first step alone (TopicMatcher.mentions), as a gate needs no explanation."""
         return self._context is None or self._context.mentions(title, summary)
+
+    def vetoed(self, title: str, summary: str) -> set[str]:
+        """The topics whose `not` terms occur in the entry (and no `unless` term lifts them)."""
+        if self._vetoes is None:
+            return set()
+        return {m.topic_key for m in self._vetoes.match(title, summary)}
 
     def scores(self, title: str, summary: str) -> list[Score]:
         """The learned scores of every learned topic, for explaining (``topics check``)."""

@@ -4,7 +4,8 @@ For each topic with enough labelled examples in the tuning part, a logistic regr
 (scikit-learn, L2, balanced classes) is fitted over learned.features of every tuning case.
 Its threshold is chosen on out-of-fold scores (5-fold cross-validation over the tuning part,
 so the threshold is not chosen on scores of cases the model was fitted on): the one that
-gives the best F1 of "rules, or learned score ≥ threshold in this war's context" while that
+gives the best F1 of "rules, or learned score ≥ threshold in this war's context and not vetoed
+by the topic's `not` terms" while that
 precision stays ≥ MIN_PRECISION. A topic the learned score does not improve on the tuning
 part gets no weights and works on its rules alone. The check part is never read here.
 
@@ -65,12 +66,14 @@ def train(
     names = vectorizer.get_feature_names_out()
     rule_hits = [{m.topic_key for m in rules.match(c.title, c.summary)} for c in tuning]
     in_context = [rules.in_context(c.title, c.summary) for c in tuning]
+    vetoed = [rules.vetoed(c.title, c.summary) for c in tuning]
     weights: list[TopicWeights] = []
     reports: list[TopicReport] = []
     for topic in rules.topics:
         labels = [topic.key in case.topics for case in tuning]
         counted = [topic.key not in case.unsure for case in tuning]
         ruled = [topic.key in hits for hits in rule_hits]
+        open_to = [ctx and topic.key not in v for ctx, v in zip(in_context, vetoed, strict=True)]
         positives = sum(labels)
         rules_f1 = _f1(ruled, labels, counted)
         if positives < MIN_POSITIVES or positives > len(labels) - FOLDS:
@@ -82,8 +85,8 @@ def train(
         best: tuple[float, float] | None = None
         for threshold in THRESHOLDS:
             predicted = [
-                r or (ctx and score >= threshold)
-                for r, ctx, score in zip(ruled, in_context, oof, strict=True)
+                r or (ok and score >= threshold)
+                for r, ok, score in zip(ruled, open_to, oof, strict=True)
             ]
             if _precision(predicted, labels, counted) < MIN_PRECISION:
                 continue
