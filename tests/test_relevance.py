@@ -121,6 +121,16 @@ def test_a_learned_score_needs_the_context_and_a_passing_score() -> None:
     assert matcher.match("Russia rugby team keeps silence", "") == []  # weighs against
 
 
+def test_a_topics_vetoes_hold_for_its_learned_score_too() -> None:
+    topics = parse_topics(SETS)
+    scorer = LearnedScorer([TopicWeights("truce", 0.0, 0.5, {"energy": 5.0, "russia": 2.0})])
+    matcher = RelevanceMatcher(topics, scorer, topics[0].all[0])
+    assert matcher.scores("Russia: energy truce holds", "")[0].passed
+    assert matcher.match("Russia: energy truce holds", "") == []  # vetoed: energy truce
+    found = matcher.match("Russia energy exports rise", "")  # no veto: the score decides
+    assert [m.topic_key for m in found] == ["truce"] and found[0].rule.startswith("learned")
+
+
 def test_features_join_spellings_across_scripts_and_mark_the_title() -> None:
     ru = features("Переговоры в Стамбуле", "")
     uk = features("Переговори в Стамбулі", "")
