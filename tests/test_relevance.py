@@ -167,41 +167,40 @@ def test_the_split_is_fixed_by_the_link() -> None:
     assert 0.5 < share < 0.7, share
 
 
-def test_the_ukrainian_set_is_large_and_balanced() -> None:
+@pytest.mark.parametrize(("language", "size"), [("uk", 150), ("ru", 100)])
+def test_the_written_sets_are_large_and_balanced(language: str, size: int) -> None:
     cases, notes = relevance_cases(RELEVANCE, None)
     assert notes and "corpus_labels.jsonl skipped" in notes[0]
-    assert len(cases) >= 150 and {c.language for c in cases} == {"uk"}
+    assert {c.language for c in cases} == {"uk", "ru"}
+    mine = [c for c in cases if c.language == language]
+    assert len(mine) >= size
     for topic in ("ceasefire", "energy-truce", "black-sea", "znpp", "prisoner-exchange", "talks"):
-        assert sum(topic in c.topics for c in cases) >= 15, topic
-    assert sum(not c.topics for c in cases) >= 50
+        assert sum(topic in c.topics for c in mine) >= 10, topic
+    assert sum(not c.topics for c in mine) >= 40
 
 
 def _floor_failures(corpus: Path | None) -> list[str]:
     spec = yaml.safe_load(FLOOR.read_text(encoding="utf-8"))
+    floors = spec["with corpus" if corpus is not None else "written sets"]
     cases, _ = relevance_cases(RELEVANCE, corpus)
     matcher = build_matcher(load_topics(SEED_TOPICS), SEED_TOPICS, SEED_MODEL)
     report = evaluate(matcher, [c for c in cases if c.part == CHECK])
     failures = []
-    languages = {c.language for c in cases}
-    for topic, cells in spec["floors"].items():
+    for topic, cells in floors.items():
         for language, (precision, recall) in cells.items():
-            if language not in languages:
-                continue
             cell = report.cell(topic, language)
-            if cell.support < spec["min_support"]:
-                continue
             got_p, got_r = cell.precision or 0.0, cell.recall or 0.0
             if got_p + 1e-9 < precision or got_r + 1e-9 < recall:
                 failures.append(f"{topic}/{language}: P {got_p:.2f} R {got_r:.2f}")
     return failures
 
 
-def test_the_check_part_stays_above_its_floor_in_ukrainian() -> None:
+def test_the_check_part_stays_above_its_floor_on_the_written_sets() -> None:
     assert not _floor_failures(None)
 
 
 @pytest.mark.skipif(not HAS_CORPUS, reason=f"no evaluation corpus at {CORPUS} (PARLEY_CORPUS)")
-def test_the_check_part_stays_above_its_floor_in_english_and_russian() -> None:
+def test_the_check_part_stays_above_its_floor_with_the_corpus() -> None:
     assert not _floor_failures(CORPUS)
 
 
@@ -265,10 +264,10 @@ def test_train_writes_a_model_from_the_tuning_part(cli: Cli, tmp_path: Path) -> 
     out = tmp_path / "model.json"
     result = cli("topics", "train", "--out", str(out), timeout=300)
     assert result.code == 0, result
-    assert "corpus_labels.jsonl skipped" in result.err  # no corpus given: Ukrainian set alone
+    assert "corpus_labels.jsonl skipped" in result.err  # no corpus given: the written sets alone
     assert "check part unread" in result.out
     scorer = load_model(out)
-    assert scorer.trained_on == "uk_items.jsonl"
+    assert scorer.trained_on == "ru_items.jsonl, uk_items.jsonl"
     for key in scorer.keys:
         assert key in result.out
 
