@@ -161,12 +161,15 @@ class LearnedScorer:
                 totals[number] += weight
         wanted = None if keys is None else set(keys)
         result = []
+        explained: dict[str, str] = {}
         for number, topic in enumerate(self.topics):
             if wanted is not None and topic.key not in wanted:
                 continue
             value = _sigmoid(topic.bias + totals[number] * scale)
-            passed = value >= topic.threshold
-            top = self._top(number, features(title, summary)) if passed else ()
+            top: tuple[str, ...] = ()
+            if value >= topic.threshold:  # the words are read again only to explain a pass
+                explained = explained or features(title, summary)
+                top = self._top(number, explained)
             result.append(Score(topic.key, value, topic.threshold, top))
         return sorted(result, key=lambda s: -s.score)
 
